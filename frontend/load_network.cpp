@@ -1,0 +1,42 @@
+#include "frontend/load_network.h"
+
+#include "ir/parser.h"
+#include "ir/verifier.h"
+#include "support/file_io.h"
+
+namespace cnnc::frontend {
+
+namespace {
+
+std::string extension(const std::string& path) {
+  size_t slash = path.rfind('/');
+  size_t dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  return path.substr(dot);
+}
+
+}  // namespace
+
+std::optional<ir::Graph> load_network(const std::string& path, const FrontendOptions& opts,
+                                      DiagnosticEngine& diag) {
+  std::string ext = extension(path);
+  if (ext == ".json") return read_json_spec(path, opts, diag);
+  if (ext == ".cnnir") {
+    std::string text = read_input_file(path, opts.max_input_size, "--max-input-size", diag);
+    auto g = ir::parse_ir(text, make_file_loc(path), diag, opts.shapes);
+    if (!g || !ir::verify(*g, diag, opts.shapes)) return std::nullopt;
+    std::string dir = path.rfind('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+    g->source_dir = dir.empty() ? "/" : dir;
+    return g;
+  }
+  SourceLoc loc = make_file_loc(path);
+  if (ext == ".onnx" || ext == ".prototxt")
+    diag.error(loc, "reading " + ext + " models is not supported by this version of cnnc (supported: " +
+                        kNetworkFormats + ")");
+  else
+    diag.error(loc, "unknown network format '" + (ext.empty() ? std::string("(no extension)") : ext) +
+                        "' (supported: " + kNetworkFormats + ")");
+  return std::nullopt;
+}
+
+}  // namespace cnnc::frontend

@@ -1,0 +1,20 @@
+// Loads a network from any supported description, chosen by file extension:
+// .json (our spec), .cnnir (textual IR). The result is verified.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "frontend/spec_reader.h"
+#include "ir/graph.h"
+#include "support/diagnostics.h"
+
+namespace cnnc::frontend {
+
+std::optional<ir::Graph> load_network(const std::string& path, const FrontendOptions& opts,
+                                      DiagnosticEngine& diag);
+
+/// Extensions load_network reads, for --help.
+inline constexpr const char* kNetworkFormats = ".json (cnnc spec), .cnnir (textual IR)";
+
+}  // namespace cnnc::frontend

@@ -1,0 +1,61 @@
+// cnnc: the command-line driver. Thin: parses the verb and hands over.
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "support/diagnostics.h"
+#include "support/suggest.h"
+#include "tools/cnnc/verbs.h"
+
+namespace {
+
+struct Verb {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>&);
+};
+
+const Verb kVerbs[] = {
+    {"dump-ir", "print the network as textual IR", cnnc::tool::verb_dump_ir},
+    {"report", "per-layer shapes, parameters, MACs, FLOPs, memory and receptive fields", cnnc::tool::verb_report},
+};
+
+void usage(std::ostream& o) {
+  o << "usage: cnnc VERB [options]   (cnnc VERB --help for the options of a verb)\n\n"
+       "cnnc compiles convolutional networks ahead of time.\n\nverbs:\n";
+  for (const Verb& v : kVerbs) o << "  " << v.name << std::string(12 - std::strlen(v.name), ' ') << v.summary << "\n";
+  o << "\nNET is a .json network spec or a .cnnir textual-IR file.\n"
+       "Errors are printed as file:line:col: error: message.\n"
+       "exit status: 0 ok, 1 invalid input, 2 usage, 3 resource limit, 4 I/O error, 70 internal error\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    usage(std::cerr);
+    return static_cast<int>(cnnc::ExitCode::Usage);
+  }
+  const std::string& verb = args[0];
+  if (verb == "help" && args.size() > 1) {
+    for (const Verb& v : kVerbs)
+      if (args[1] == v.name) return v.run({"--help"});
+  }
+  if (verb == "-h" || verb == "--help" || verb == "help") {
+    usage(std::cout);
+    return 0;
+  }
+  if (verb == "--version") {
+    std::cout << "cnnc " CNNC_VERSION "\n";
+    return 0;
+  }
+  for (const Verb& v : kVerbs)
+    if (verb == v.name) return v.run({args.begin() + 1, args.end()});
+  std::vector<std::string> names;
+  for (const Verb& v : kVerbs) names.emplace_back(v.name);
+  std::cerr << "error: unknown command '" << verb << "'" << cnnc::did_you_mean(verb, names)
+            << "\nusage: cnnc VERB [options] (see cnnc --help)\n";
+  return static_cast<int>(cnnc::ExitCode::Usage);
+}

@@ -1,0 +1,56 @@
+#include <iostream>
+
+#include "ir/analysis.h"
+#include "tools/cnnc/report_format.h"
+#include "tools/cnnc/verbs.h"
+
+namespace cnnc::tool {
+
+namespace {
+const char* kConventions = R"(conventions:
+  MACs    conv2d: K*(C/groups)*R*S*H_out*W_out per image; linear: in*out per image; other layers 0
+  FLOPs   conv2d/linear: 2*MACs, plus one add per output with bias; batch_norm: 2 per element;
+          add: (inputs-1) per element; activations, dropout: 1 per element; max/avg_pool: kernel
+          area per output (+1 for the average); global_avg_pool: H*W+1 per output; lrn: size+3
+          per element; softmax: 3 per element; flatten, concat: 0
+  activations  every layer's output plus the inputs, 4 bytes each, no memory reuse (the CS231n
+          VGG-16 table); totals are for the whole batch, "per image" divides by it
+  RF, jump  receptive field size and jump (product of strides), in input pixels (HxW when
+          they differ); layers that see the whole input extend it over that input
+
+exit status: 0 ok, 1 invalid input, 2 usage, 3 resource limit, 4 I/O error, 70 internal error
+)";
+}  // namespace
+
+int verb_report(const std::vector<std::string>& args) {
+  NetworkOptions net_opts;
+  std::string net, format = "table", out;
+  ArgParser p("cnnc report NET [options]",
+              "Prints each layer's output shape, activation size, parameters, multiply-adds, FLOPs and\n"
+              "receptive field, and the totals. NET is a .json spec or a .cnnir file.");
+  p.positional("NET", "the network", &net);
+  p.choice("--format", "output format (default table)", &format, {"table", "json", "csv", "markdown"});
+  p.option("-o", "FILE", "write the report to FILE instead of stdout (atomically)", [&](const std::string& v) {
+    out = v;
+    return std::string();
+  });
+  net_opts.add_to(p);
+  p.epilog(kConventions);
+  switch (p.parse(args, std::cout, std::cerr)) {
+    case ArgParser::Result::Help:
+      return 0;
+    case ArgParser::Result::Error:
+      return static_cast<int>(ExitCode::Usage);
+    case ArgParser::Result::Ok:
+      break;
+  }
+  DiagnosticEngine diag(std::cerr, net_opts.diagnostics());
+  return run_verb(diag, [&] {
+    auto g = load_for_verb(net, net_opts, diag);
+    if (!g) return;
+    ir::GraphStats stats = ir::analyze(*g);
+    emit_output(out, net, format_report(*g, stats, format), diag);
+  });
+}
+
+}  // namespace cnnc::tool

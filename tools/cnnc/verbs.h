@@ -1,0 +1,40 @@
+// The verbs of the cnnc driver. Each takes the arguments after the verb and
+// returns the process exit status (see ExitCode in support/diagnostics.h).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "frontend/spec_reader.h"
+#include "ir/graph.h"
+#include "support/diagnostics.h"
+#include "tools/cnnc/args.h"
+
+namespace cnnc::tool {
+
+int verb_dump_ir(const std::vector<std::string>& args);
+int verb_report(const std::vector<std::string>& args);
+
+/// Options every verb that reads a network shares.
+struct NetworkOptions {
+  frontend::FrontendOptions frontend;
+  int64_t batch = 0;  ///< 0: as the network says
+  bool werror = false;
+  int64_t max_errors = 20;
+
+  void add_to(ArgParser& p);
+  DiagnosticOptions diagnostics() const;
+};
+
+/// Loads NET with the options (batch override included); nullopt after errors.
+std::optional<ir::Graph> load_for_verb(const std::string& net, const NetworkOptions& o, DiagnosticEngine& diag);
+
+/// Writes `text` to `path` atomically, or to stdout when `path` is empty or
+/// "-". Refuses to overwrite `input`.
+void emit_output(const std::string& path, const std::string& input, const std::string& text, DiagnosticEngine& diag);
+
+/// Runs `body`, mapping DiagnosticsAbort and exceptions to exit statuses.
+int run_verb(DiagnosticEngine& diag, const std::function<void()>& body);
+
+}  // namespace cnnc::tool
