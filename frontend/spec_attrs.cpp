@@ -102,6 +102,9 @@ class JsonFieldReader {
 
  private:
   // The value of attribute `n` (after `$param` substitution), or nullptr.
+  // The value of attribute `n` after `$param` substitution, or nullptr.
+  // Errors point at the value as written in the layer (inside a block: the
+  // "$param" on the block's line); a note says what it stood for and where.
   const json::Value* get(const char* n, const Rule& r) {
     if (!r.in_spec) return nullptr;
     const json::Member* m = layer_.find_member(n);
@@ -111,12 +114,19 @@ class JsonFieldReader {
       ok = false;
       return nullptr;
     }
-    out_.locs[n] = c_.at(v->pos, frame_);
+    out_.locs[n] = c_.at(m->value.pos, frame_);
+    written_ = &m->value;
     return v;
   }
 
   void error(const json::Value& j, const std::string& msg) {
-    c_.diag.error(c_.at(j.pos, frame_), "layer '" + name_ + "': " + msg);
+    std::vector<Note> notes;
+    const json::Value* at = &j;
+    if (written_ && written_ != &j && is_param_ref(*written_)) {
+      notes.push_back({c_.at(j.pos, frame_), "'" + written_->text + "' is " + json::to_string(j) + " here"});
+      at = written_;
+    }
+    c_.diag.error(c_.at(at->pos, frame_), "layer '" + name_ + "': " + msg, std::move(notes));
     ok = false;
   }
   void type_error(const json::Value& j, const char* n, const std::string& want) {
@@ -149,6 +159,7 @@ class JsonFieldReader {
   const Frame& frame_;
   const std::string& name_;
   LayerAttrs& out_;
+  const json::Value* written_ = nullptr;  ///< the attribute value being read, as written
 };
 
 }  // namespace

@@ -177,6 +177,8 @@ class Parser {
       parse_graph();
     } catch (const SyntaxError&) {
       return std::nullopt;
+    } catch (const DiagnosticsAbort&) {  // too many errors
+      return std::nullopt;
     }
     if (diag_.error_count() > errors_before) return std::nullopt;
     return std::move(g_);

@@ -130,7 +130,11 @@ class Verifier {
 }  // namespace
 
 bool verify(const Graph& g, DiagnosticEngine& diag, const ShapeOptions& opts) {
-  return Verifier(g, diag, opts).run();
+  try {
+    return Verifier(g, diag, opts).run();
+  } catch (const DiagnosticsAbort&) {  // too many errors
+    return false;
+  }
 }
 
 }  // namespace cnnc::ir

@@ -58,7 +58,7 @@ class Parser {
                            (uint8_t(s_[0]) == 0xFE && uint8_t(s_[1]) == 0xFF)))
       fail("UTF-16 text is not supported; save the file as UTF-8");
     // A UTF-8 byte-order mark is allowed and skipped (RFC 8259 section 8.1).
-    if (s_.substr(0, 3) == "\xEF\xBB\xBF") advance(3);
+    if (s_.substr(0, 3) == "\xEF\xBB\xBF") i_ = 3;  // not a column
     skip_ws();
     if (at_end()) fail("expected a JSON value, found end of file");
     Value v = parse_value(0);

@@ -8,7 +8,7 @@
 
 namespace cnnc {
 
-/// Levenshtein distance (insert, delete, substitute, each cost 1).
+/// Edit distance: insert, delete, substitute or swap two adjacent characters, each cost 1.
 size_t edit_distance(std::string_view a, std::string_view b);
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo

@@ -1,0 +1,24 @@
+# lit configuration for cnnc's FileCheck suites: test/lit (CLI, IR, frontend)
+# and test/errors (one bad input class per file). Paths come from the
+# lit.site.cfg.py that CMake writes into the build tree.
+import os
+import lit.formats
+
+config.name = "cnnc"
+# bash runs the RUN lines, so tests may use loops and redirections.
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".test", ".cnnir"]
+config.excluded_test_paths = []
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.cnnc_build_dir, "test")
+# Directories that hold inputs or other suites, not lit tests.
+config.excludes = ["Inputs", "unit", "python", "fuzz", "CMakeLists.txt"]
+
+path = os.pathsep.join([config.cnnc_tools_dir, config.llvm_tools_dir, os.path.join(config.test_source_root, "bin"),
+                        config.environment.get("PATH", os.environ.get("PATH", ""))])
+config.environment["PATH"] = path
+for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+config.substitutions.append(("%examples", config.examples_dir))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "errors", "Inputs")))
