@@ -41,6 +41,9 @@ GraphStats analyze(const Graph& g) {
   GraphStats st;
   st.batch = g.batch();
   std::unordered_map<const Value*, ReceptiveField> rf;
+  std::unordered_map<const Value*, int> uses = g.use_counts();
+  std::unordered_set<const Value*> graph_io(g.inputs().begin(), g.inputs().end());
+  graph_io.insert(g.outputs().begin(), g.outputs().end());
   std::unordered_set<const Value*> counted_params;
   for (const Value* in : g.inputs()) {
     LayerStats row;
@@ -127,9 +130,13 @@ GraphStats analyze(const Graph& g) {
       case OpKind::Sigmoid:
       case OpKind::Tanh:
       case OpKind::Clip:
-      case OpKind::Dropout:
+      case OpKind::Dropout: {
         row.flops = out;
+        // In place when nothing else reads the input (never a caller's buffer).
+        const Value* in = ops->data[0];
+        row.in_place = uses[in] == 1 && !graph_io.count(in) && !graph_io.count(n.output());
         break;
+      }
     }
     row.flops = sat_add(row.flops, epilogue_flops(n.attrs, out));
     for (const Value* o : n.outputs) rf[o] = row.rf;
@@ -142,7 +149,8 @@ GraphStats analyze(const Graph& g) {
     st.state = sat_add(st.state, r.state);
     st.macs = sat_add(st.macs, r.macs);
     st.flops = sat_add(st.flops, r.flops);
-    st.activation_elements = sat_add(st.activation_elements, r.activation_elements);
+    st.activation_elements_all = sat_add(st.activation_elements_all, r.activation_elements);
+    if (!r.in_place) st.activation_elements = sat_add(st.activation_elements, r.activation_elements);
   }
   st.activation_bytes = sat_mul(st.activation_elements, 4);
   return st;

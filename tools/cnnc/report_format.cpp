@@ -60,11 +60,11 @@ std::string table(const ir::Graph& g, const ir::GraphStats& st) {
   std::vector<std::vector<std::string>> cells;
   for (const Row& r : rows) {
     const ir::LayerStats& s = *r.s;
-    cells.push_back({r.name, r.type, r.shape, format_thousands(s.activation_elements),
+    cells.push_back({r.name, r.type, r.shape, format_thousands(s.activation_elements) + (s.in_place ? "*" : " "),
                      format_bytes(s.activation_elements * 4), format_thousands(s.params), format_thousands(s.macs),
                      format_thousands(s.flops), rf_size(s.rf), rf_jump(s.rf)});
   }
-  cells.push_back({"total", "", "", format_thousands(st.activation_elements), format_bytes(st.activation_bytes),
+  cells.push_back({"total", "", "", format_thousands(st.activation_elements) + " ", format_bytes(st.activation_bytes),
                    format_thousands(st.params), format_thousands(st.macs), format_thousands(st.flops), "", ""});
   std::vector<size_t> w(head.size());
   for (size_t c = 0; c < head.size(); ++c) {
@@ -101,7 +101,9 @@ std::string table(const ir::Graph& g, const ir::GraphStats& st) {
     << "); per image " << format_thousands(per_image(st.flops, st.batch)) << "\n";
   o << "activations       " << format_thousands(st.activation_elements) << " values, "
     << format_bytes(st.activation_bytes) << "; per image " << format_bytes(per_image(st.activation_bytes, st.batch))
-    << " (forward, every tensor kept; about twice for training)\n";
+    << " (forward, no reuse between layers, * = in place; about twice for training)\n";
+  o << "                  " << format_thousands(st.activation_elements_all) << " values, "
+    << format_bytes(st.activation_elements_all * 4) << " without in-place layers\n";
   return o.str();
 }
 
@@ -119,6 +121,7 @@ nlohmann::ordered_json to_json(const ir::Graph& g, const ir::GraphStats& st) {
     l["output_shape"] = r.dims;
     l["activation_elements"] = s.activation_elements;
     l["activation_bytes"] = s.activation_elements * 4;
+    l["in_place"] = s.in_place;
     l["params"] = s.params;
     l["state"] = s.state;
     l["macs"] = s.macs;
@@ -137,6 +140,7 @@ nlohmann::ordered_json to_json(const ir::Graph& g, const ir::GraphStats& st) {
       {"activation_elements", st.activation_elements},
       {"activation_bytes", st.activation_bytes},
       {"activation_bytes_per_image", per_image(st.activation_bytes, st.batch)},
+      {"activation_elements_all", st.activation_elements_all},
       {"macs_per_image", per_image(st.macs, st.batch)},
   };
   return j;
@@ -144,14 +148,14 @@ nlohmann::ordered_json to_json(const ir::Graph& g, const ir::GraphStats& st) {
 
 std::string csv(const ir::GraphStats& st) {
   std::ostringstream o;
-  o << "name,type,output_shape,activation_elements,activation_bytes,params,macs,flops,rf_h,rf_w,jump_h,jump_w\n";
+  o << "name,type,output_shape,activation_elements,activation_bytes,in_place,params,macs,flops,rf_h,rf_w,jump_h,jump_w\n";
   for (const Row& r : make_rows(st)) {
     const ir::LayerStats& s = *r.s;
     o << csv_field(r.name) << "," << r.type << "," << r.shape << "," << s.activation_elements << ","
-      << s.activation_elements * 4 << "," << s.params << "," << s.macs << "," << s.flops << "," << s.rf.size_h << ","
+      << s.activation_elements * 4 << "," << (s.in_place ? "1" : "0") << "," << s.params << "," << s.macs << "," << s.flops << "," << s.rf.size_h << ","
       << s.rf.size_w << "," << s.rf.jump_h << "," << s.rf.jump_w << "\n";
   }
-  o << "total,,," << st.activation_elements << "," << st.activation_bytes << "," << st.params << "," << st.macs << ","
+  o << "total,,," << st.activation_elements << "," << st.activation_bytes << ",," << st.params << "," << st.macs << ","
     << st.flops << ",,,,\n";
   return o.str();
 }
@@ -169,14 +173,14 @@ std::string markdown(const ir::Graph& g, const ir::GraphStats& st) {
   for (const Row& r : make_rows(st)) {
     const ir::LayerStats& s = *r.s;
     o << "| " << esc(r.name) << " | " << r.type << " | " << r.shape << " | " << format_thousands(s.activation_elements)
-      << " | " << format_thousands(s.params) << " | " << format_thousands(s.macs) << " | "
+      << (s.in_place ? "*" : "") << " | " << format_thousands(s.params) << " | " << format_thousands(s.macs) << " | "
       << format_thousands(s.flops) << " | " << rf_size(s.rf) << " | " << rf_jump(s.rf) << " |\n";
   }
   o << "| **total** | | | " << format_thousands(st.activation_elements) << " | " << format_thousands(st.params)
     << " | " << format_thousands(st.macs) << " | " << format_thousands(st.flops) << " | | |\n\n";
   o << "Parameters: " << format_thousands(st.params) << " (" << format_bytes(st.param_bytes)
     << "). Activations: " << format_bytes(st.activation_bytes) << " (" << format_bytes(per_image(st.activation_bytes, st.batch))
-    << " per image).\n";
+    << " per image; * layers work in place).\n";
   return o.str();
 }
 

@@ -13,8 +13,10 @@ const char* kConventions = R"(conventions:
           add: (inputs-1) per element; activations, dropout: 1 per element; max/avg_pool: kernel
           area per output (+1 for the average); global_avg_pool: H*W+1 per output; lrn: size+3
           per element; softmax: 3 per element; flatten, concat: 0
-  activations  every layer's output plus the inputs, 4 bytes each, no memory reuse (the CS231n
-          VGG-16 table); totals are for the whole batch, "per image" divides by it
+  activations  every layer's output plus the inputs, 4 bytes each, no reuse between layers;
+          an activation or dropout whose input has no other user works in place (marked *)
+          and adds nothing, as in the CS231n VGG-16 memory table; totals are for the whole
+          batch, "per image" divides by it
   RF, jump  receptive field size and jump (product of strides), in input pixels (HxW when
           they differ); layers that see the whole input extend it over that input
 
