@@ -140,8 +140,9 @@ class JsonFieldReader {
       return false;
     }
     if (!j.is_int) {
-      bool integral_value = std::isfinite(j.number) && j.number == std::floor(j.number);
-      error(j, quoted(n) + " must be an integer" + (integral_value ? range : "") + ", got " + j.text);
+      // A fraction is a type problem; 1e400 or 20 digits is a range problem.
+      bool fraction = std::isfinite(j.number) && j.number != std::floor(j.number);
+      error(j, quoted(n) + " must be an integer" + (fraction ? "" : range) + ", got " + j.text);
       return false;
     }
     if (j.int_value > ir::kMaxIntAttr || j.int_value < -ir::kMaxIntAttr) {

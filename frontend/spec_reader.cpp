@@ -52,9 +52,12 @@ bool check_name(SpecContext& c, const json::Value& v, const Frame& frame, const 
     ok = i == 0 ? (alpha || (local && digit)) : (alpha || digit || ch == '.' || ch == '-');
   }
   if (!ok) {
-    std::string shown = s.size() > 40 ? s.substr(0, 40) + "..." : s;
-    for (char& ch : shown)
-      if (static_cast<unsigned char>(ch) < 0x20) ch = '?';
+    std::string shown;
+    for (char ch : s.size() > 40 ? s.substr(0, 40) : s) {
+      if (ch == '"' || ch == '\\') shown += '\\';
+      shown += static_cast<unsigned char>(ch) < 0x20 ? '?' : ch;
+    }
+    if (s.size() > 40) shown += "...";
     c.diag.error(c.at(v.pos, frame), std::string(what) + " \"" + shown + "\" is not valid: names must match " +
                                          (local ? "[A-Za-z0-9_]" : "[A-Za-z_]") + "[A-Za-z0-9_.-]{0,127}");
   }
@@ -174,7 +177,8 @@ std::optional<ir::Graph> SpecBuilder::build(const json::Value& root) {
   if (!count) diag().check();
   if (count && *count > c_.opts.max_layers) {
     diag().fatal(c_.at(layers->pos),
-                 "the network expands to " + (*count == INT64_MAX ? std::string("more than 2^63") : std::to_string(*count)) +
+                 "the network expands to up to " +
+                     (*count == INT64_MAX ? std::string("2^63") : std::to_string(*count)) +
                      " layers, more than the limit of " + std::to_string(c_.opts.max_layers) + " (--max-layers)",
                  {}, ExitCode::ResourceLimit);
   }

@@ -244,7 +244,7 @@ class Parser {
     }
     advance();
     if (tok_.kind != Tok::End) expected("end of file after the graph");
-    if (g_.outputs().empty()) diag_.error(lex_.loc(tok_), "graph '" + g_.name + "' has no 'output' statement");
+    if (!saw_output_) diag_.error(lex_.loc(tok_), "graph '" + g_.name + "' has no 'output' statement");
   }
 
   void statement() {
@@ -276,6 +276,7 @@ class Parser {
       if (tok_.kind != Tok::ValueRef) expected("a value name '%...' after 'output'");
       Token name = tok_;
       advance();
+      saw_output_ = true;
       if (poisoned_.count(name.text)) return;
       auto it = values_.find(name.text);
       if (it == values_.end()) {
@@ -673,6 +674,7 @@ class Parser {
   Graph g_;
   std::unordered_map<std::string, Value*> values_, params_;
   std::unordered_set<std::string> poisoned_;  ///< results of nodes that failed: no follow-up errors
+  bool saw_output_ = false;
 };
 
 }  // namespace

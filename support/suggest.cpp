@@ -30,7 +30,7 @@ std::optional<std::string> closest_match(std::string_view word,
     // Names over 256 bytes are never typos worth the quadratic cost.
     if (c.size() > 256 || word.size() > 256) continue;
     size_t d = edit_distance(word, c);
-    if (d < best_d) {
+    if (d <= best_d) {  // ties go to the later candidate: usually the nearer layer
       best_d = d;
       best = c;
     }

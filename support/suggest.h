@@ -12,7 +12,7 @@ namespace cnnc {
 size_t edit_distance(std::string_view a, std::string_view b);
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo
-/// (distance at most max(1, |word| / 3)); ties go to the first candidate.
+/// (distance at most max(1, |word| / 3)); ties go to the last candidate.
 std::optional<std::string> closest_match(std::string_view word,
                                          const std::vector<std::string>& candidates);
 
