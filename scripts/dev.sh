@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The two jobs of the README:
+#   scripts/dev.sh demo   set up, build, and run the main job on an example
+#   scripts/dev.sh test   set up, build, and run every test suite
+# Both install what is missing first (scripts/setup.sh) and are quick when
+# everything is already there. Set CNNC_FUZZ_SECONDS to change the fuzzing time
+# (default 60 s per target).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+build() {  # build PRESET
+  cmake --preset "$1" >/dev/null
+  cmake --build --preset "$1" -j "$jobs" 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\] ' || true
+  test "${PIPESTATUS[0]}" -eq 0
+}
+
+case "${1:-}" in
+  demo)
+    ./scripts/setup.sh
+    cmake --preset release >/dev/null
+    cmake --build --preset release -j "$jobs" --target cnnc >/dev/null
+    ./build/release/tools/cnnc report examples/resnet50.json
+    ;;
+  test)
+    start=$(date +%s)
+    ./scripts/setup.sh
+    echo "== release build (gcc, -Werror): unit, lit, torchvision"
+    cmake --preset release >/dev/null
+    cmake --build build/release -j "$jobs" >/dev/null
+    ctest --test-dir build/release --output-on-failure -j "$jobs"
+    echo "== asan-ubsan build (clang-14): unit, lit and fuzzers under AddressSanitizer, UBSan, LeakSanitizer"
+    cmake --preset asan-ubsan -DCNNC_FUZZ_SECONDS="${CNNC_FUZZ_SECONDS:-60}" >/dev/null
+    cmake --build build/asan-ubsan -j "$jobs" >/dev/null
+    # A sanitizer report exits 99, which no expected-exit-status check accepts.
+    export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:exitcode=99:max_allocation_size_mb=2048"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=99"
+    ctest --test-dir build/asan-ubsan --output-on-failure -V -R '^(unit|lit)$' -j "$jobs" | grep -E '^[0-9]+: (Testing Time|  Passed|  Failed)|tests passed|tests failed' || true
+    ctest --test-dir build/asan-ubsan --output-on-failure -R '^(unit|lit)$' -j "$jobs" >/dev/null
+    ctest --test-dir build/asan-ubsan --output-on-failure -V -R '^fuzz_' | grep -E 'runs in|executed_units|Passed|Failed|Test #' || true
+    ctest --test-dir build/asan-ubsan --output-on-failure -R '^fuzz_' >/dev/null
+    echo "== summary"
+    echo "bad-input error classes: $(ls test/errors/*.test | wc -l) files in test/errors"
+    echo "all suites passed in $(( $(date +%s) - start )) s"
+    ;;
+  *)
+    echo "usage: scripts/dev.sh demo|test" >&2
+    exit 2
+    ;;
+esac
