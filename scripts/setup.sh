@@ -11,7 +11,7 @@ APT_PACKAGES=(
   libhalide14-0-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  python3 python3-venv python3-torch python3-torchvision python3-numpy
+  python3 python3-venv python3-psutil python3-torch python3-torchvision python3-numpy
   dataset-fashion-mnist
 )
 # Pinned so that every machine tests against the same reference frameworks.
