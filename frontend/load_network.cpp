@@ -31,10 +31,12 @@ std::optional<ir::Graph> load_network(const std::string& path, const FrontendOpt
   }
   SourceLoc loc = make_file_loc(path);
   if (ext == ".onnx" || ext == ".prototxt")
-    diag.error(loc, "reading " + ext + " models is not supported by this version of cnnc (supported: " +
+    diag.error(loc, "reading " + ext +
+                        " models is not supported by this version of cnnc (supported: " +
                         kNetworkFormats + ")");
   else
-    diag.error(loc, "unknown network format '" + (ext.empty() ? std::string("(no extension)") : ext) +
+    diag.error(loc, "unknown network format '" +
+                        (ext.empty() ? std::string("(no extension)") : ext) +
                         "' (supported: " + kNetworkFormats + ")");
   return std::nullopt;
 }

@@ -56,7 +56,8 @@ class JsonFieldReader {
     }
     if (j->kind != json::Kind::Array) return type_error(*j, n, "an int or [h, w]");
     if (j->items.size() != 2)
-      return error(*j, quoted(n) + " takes 1 or 2 values ([h, w]), got " + std::to_string(j->items.size()));
+      return error(
+          *j, quoted(n) + " takes 1 or 2 values ([h, w]), got " + std::to_string(j->items.size()));
     int64_t h = 0, w = 0;
     if (read_int(j->items[0], n, r, h) && read_int(j->items[1], n, r, w)) v = {h, w};
   }
@@ -68,8 +69,10 @@ class JsonFieldReader {
         out_.pad_same = true;
         return;
       }
-      return error(*j, quoted(n) + " must be an int, [h, w], [top, bottom, left, right] or \"same\", got \"" +
-                           j->text + "\"" + did_you_mean(j->text, {"same"}, '"'));
+      return error(*j,
+                   quoted(n) +
+                       " must be an int, [h, w], [top, bottom, left, right] or \"same\", got \"" +
+                       j->text + "\"" + did_you_mean(j->text, {"same"}, '"'));
     }
     if (j->kind == json::Kind::Number) {
       int64_t x = 0;
@@ -79,7 +82,8 @@ class JsonFieldReader {
     if (j->kind != json::Kind::Array)
       return type_error(*j, n, "an int, [h, w], [top, bottom, left, right] or \"same\"");
     size_t k = j->items.size();
-    if (k != 2 && k != 4) return error(*j, quoted(n) + " takes 1, 2 or 4 values, got " + std::to_string(k));
+    if (k != 2 && k != 4)
+      return error(*j, quoted(n) + " takes 1, 2 or 4 values, got " + std::to_string(k));
     int64_t x[4] = {};
     for (size_t i = 0; i < k; ++i)
       if (!read_int(j->items[i], n, r, x[i])) return;
@@ -123,7 +127,8 @@ class JsonFieldReader {
     std::vector<Note> notes;
     const json::Value* at = &j;
     if (written_ && written_ != &j && is_param_ref(*written_)) {
-      notes.push_back({c_.at(j.pos, frame_), "'" + written_->text + "' is " + json::to_string(j) + " here"});
+      notes.push_back(
+          {c_.at(j.pos, frame_), "'" + written_->text + "' is " + json::to_string(j) + " here"});
       at = written_;
     }
     c_.diag.error(c_.at(at->pos, frame_), "layer '" + name_ + "': " + msg, std::move(notes));
@@ -146,8 +151,9 @@ class JsonFieldReader {
       return false;
     }
     if (j.int_value > ir::kMaxIntAttr || j.int_value < -ir::kMaxIntAttr) {
-      error(j, quoted(n) + " must be an integer" + (range.empty() ? " of magnitude at most 2147483647" : range) +
-                   ", got " + j.text);
+      error(j, quoted(n) + " must be an integer" +
+                   (range.empty() ? " of magnitude at most 2147483647" : range) + ", got " +
+                   j.text);
       return false;
     }
     out = j.int_value;
@@ -183,15 +189,17 @@ std::optional<LayerAttrs> read_layer_attrs(SpecContext& c, ir::OpKind op, const 
         ok = reader.ok;
         A::fields(a, [&](const char* n, auto&, const Rule& r) {
           if (r.is_required && !layer.find(n)) {
-            c.diag.error(c.at(layer.pos, frame), "layer '" + layer_name + "': missing required attribute \"" +
-                                                     n + "\" for " + ir::op_name(op));
+            c.diag.error(c.at(layer.pos, frame), "layer '" + layer_name +
+                                                     "': missing required attribute \"" + n +
+                                                     "\" for " + ir::op_name(op));
             ok = false;
           }
         });
       },
       out.attrs);
   for (const json::Member& m : layer.members) {
-    if (is_layer_key(m.key) || std::find(known.begin(), known.end(), m.key) != known.end()) continue;
+    if (is_layer_key(m.key) || std::find(known.begin(), known.end(), m.key) != known.end())
+      continue;
     std::vector<std::string> all = known;
     for (const char* k : {"name", "type", "input", "inputs"}) all.emplace_back(k);
     std::string hint = did_you_mean(m.key, all, '"');
@@ -202,7 +210,8 @@ std::optional<LayerAttrs> read_layer_attrs(SpecContext& c, ir::OpKind op, const 
     } else if (known.empty() && hint.empty()) {
       hint = std::string(" (") + ir::op_name(op) + " takes no attributes)";
     }
-    c.diag.error(c.at(m.key_pos, frame), "layer '" + layer_name + "': unknown attribute \"" + m.key + "\"" + hint);
+    c.diag.error(c.at(m.key_pos, frame),
+                 "layer '" + layer_name + "': unknown attribute \"" + m.key + "\"" + hint);
     ok = false;
   }
   if (!ok) return std::nullopt;

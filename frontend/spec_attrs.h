@@ -14,7 +14,7 @@ namespace cnnc::frontend {
 struct LayerAttrs {
   ir::Attrs attrs;
   std::unordered_map<std::string, SourceLoc> locs;  ///< where each given attribute is written
-  bool pad_same = false;                            ///< "pad": "same", resolved once shapes are known
+  bool pad_same = false;  ///< "pad": "same", resolved once shapes are known
 };
 
 /// Keys a layer object may carry besides its op's attributes.

@@ -41,20 +41,23 @@ void BlockTable::load(SpecContext& c, const json::Value* blocks) {
     for (const json::Member& f : d.members) {
       if (f.key == "params") {
         if (f.value.kind != json::Kind::Object) {
-          c.diag.error(c.at(f.value.pos), "block '" + b.name + "': \"params\" must be an object of defaults");
+          c.diag.error(c.at(f.value.pos),
+                       "block '" + b.name + "': \"params\" must be an object of defaults");
           ok = false;
           continue;
         }
         for (const json::Member& p : f.value.members) {
           if (is_instance_key(p.key)) {
-            c.diag.error(c.at(p.key_pos), "block '" + b.name + "': parameter name \"" + p.key + "\" is reserved");
+            c.diag.error(c.at(p.key_pos),
+                         "block '" + b.name + "': parameter name \"" + p.key + "\" is reserved");
             ok = false;
           }
           b.params.emplace_back(p.key, &p.value);
         }
       } else if (f.key == "inputs") {
         if (f.value.kind != json::Kind::Array || f.value.items.empty()) {
-          c.diag.error(c.at(f.value.pos), "block '" + b.name + "': \"inputs\" must be a non-empty array of names");
+          c.diag.error(c.at(f.value.pos),
+                       "block '" + b.name + "': \"inputs\" must be a non-empty array of names");
           ok = false;
           continue;
         }
@@ -67,21 +70,24 @@ void BlockTable::load(SpecContext& c, const json::Value* blocks) {
         }
       } else if (f.key == "layers") {
         if (f.value.kind != json::Kind::Array || f.value.items.empty()) {
-          c.diag.error(c.at(f.value.pos), "block '" + b.name + "': \"layers\" must be a non-empty array");
+          c.diag.error(c.at(f.value.pos),
+                       "block '" + b.name + "': \"layers\" must be a non-empty array");
           ok = false;
           continue;
         }
         b.layers = &f.value;
       } else if (f.key == "output") {
         if (f.value.kind != json::Kind::String) {
-          c.diag.error(c.at(f.value.pos), "block '" + b.name + "': \"output\" must be a layer name");
+          c.diag.error(c.at(f.value.pos),
+                       "block '" + b.name + "': \"output\" must be a layer name");
           ok = false;
           continue;
         }
         b.output = &f.value;
       } else if (f.key != "description") {
-        c.diag.error(c.at(f.key_pos), "block '" + b.name + "': unknown key \"" + f.key +
-                                          "\" (a block has: params, inputs, layers, output, description)");
+        c.diag.error(c.at(f.key_pos),
+                     "block '" + b.name + "': unknown key \"" + f.key +
+                         "\" (a block has: params, inputs, layers, output, description)");
         ok = false;
       }
     }
@@ -113,8 +119,8 @@ std::optional<int64_t> BlockTable::count_layers(SpecContext& c, const json::Valu
   return count(c, layers, stack, depth);
 }
 
-std::optional<int64_t> BlockTable::count(SpecContext& c, const json::Value& layers, std::vector<BlockDef*>& stack,
-                                         int& depth) {
+std::optional<int64_t> BlockTable::count(SpecContext& c, const json::Value& layers,
+                                         std::vector<BlockDef*>& stack, int& depth) {
   int64_t total = 0;
   depth = 0;
   for (const json::Value& l : layers.items) {
@@ -132,7 +138,8 @@ std::optional<int64_t> BlockTable::count(SpecContext& c, const json::Value& laye
         on = on || s == &b;
         if (on) path += s->name + " -> ";
       }
-      c.diag.error(c.at(type->pos), "block '" + b.name + "' expands itself (" + path + b.name + ")");
+      c.diag.error(c.at(type->pos),
+                   "block '" + b.name + "' expands itself (" + path + b.name + ")");
       return std::nullopt;
     }
     if (b.expanded < 0) {
@@ -146,8 +153,9 @@ std::optional<int64_t> BlockTable::count(SpecContext& c, const json::Value& laye
       b.depth += 1;
     }
     if (static_cast<int>(stack.size()) + b.depth > c.opts.max_block_depth) {
-      c.diag.error(c.at(type->pos), "blocks nest deeper than " + std::to_string(c.opts.max_block_depth) +
-                                        " levels (instance of '" + b.name + "')",
+      c.diag.error(c.at(type->pos),
+                   "blocks nest deeper than " + std::to_string(c.opts.max_block_depth) +
+                       " levels (instance of '" + b.name + "')",
                    {}, ExitCode::ResourceLimit);
       return std::nullopt;
     }

@@ -34,12 +34,12 @@ struct BlockDef {
   json::Pos pos;  ///< of the block's name (its key in "blocks")
   /// Parameters in declaration order with their defaults (null = required).
   std::vector<std::pair<std::string, const json::Value*>> params;
-  std::vector<std::string> inputs;        ///< local names bound to the instance's inputs
-  const json::Value* layers = nullptr;    ///< array
-  const json::Value* output = nullptr;    ///< string naming the output layer, or null
-  int64_t expanded = -1;                  ///< layers one instance expands to (saturating)
-  int depth = 0;                          ///< levels of block nesting, itself included
-  bool in_progress = false;               ///< on the counting stack (recursion check)
+  std::vector<std::string> inputs;      ///< local names bound to the instance's inputs
+  const json::Value* layers = nullptr;  ///< array
+  const json::Value* output = nullptr;  ///< string naming the output layer, or null
+  int64_t expanded = -1;                ///< layers one instance expands to (saturating)
+  int depth = 0;                        ///< levels of block nesting, itself included
+  bool in_progress = false;             ///< on the counting stack (recursion check)
 };
 
 /// Keys a block instance may carry besides its block's parameters.
@@ -59,8 +59,8 @@ class BlockTable {
   std::optional<int64_t> count_layers(SpecContext& c, const json::Value& layers);
 
  private:
-  std::optional<int64_t> count(SpecContext& c, const json::Value& layers, std::vector<BlockDef*>& stack,
-                               int& depth);
+  std::optional<int64_t> count(SpecContext& c, const json::Value& layers,
+                               std::vector<BlockDef*>& stack, int& depth);
 
   std::vector<BlockDef> defs_;
   std::unordered_map<std::string, size_t> index_;

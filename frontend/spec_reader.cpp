@@ -19,11 +19,14 @@ namespace cnnc::frontend {
 // ---------------------------------------------------------------------------
 // SpecContext helpers
 
-const json::Value* SpecContext::resolve(const json::Value& v, const EnvPtr& env, const Frame& frame) const {
+const json::Value* SpecContext::resolve(const json::Value& v, const EnvPtr& env,
+                                        const Frame& frame) const {
   if (!is_param_ref(v)) return &v;
   std::string name = v.text.substr(1);
   if (!env) {
-    diag.error(at(v.pos, frame), "'" + v.text + "' refers to a block parameter, but this layer is not inside a block");
+    diag.error(
+        at(v.pos, frame),
+        "'" + v.text + "' refers to a block parameter, but this layer is not inside a block");
     return nullptr;
   }
   auto it = env->values.find(name);
@@ -38,9 +41,11 @@ const json::Value* SpecContext::resolve(const json::Value& v, const EnvPtr& env,
   return it->second;
 }
 
-bool check_name(SpecContext& c, const json::Value& v, const Frame& frame, const char* what, bool local) {
+bool check_name(SpecContext& c, const json::Value& v, const Frame& frame, const char* what,
+                bool local) {
   if (v.kind != json::Kind::String) {
-    c.diag.error(c.at(v.pos, frame), std::string(what) + " must be a string, got " + json::kind_phrase(v.kind));
+    c.diag.error(c.at(v.pos, frame),
+                 std::string(what) + " must be a string, got " + json::kind_phrase(v.kind));
     return false;
   }
   const std::string& s = v.text;
@@ -58,8 +63,9 @@ bool check_name(SpecContext& c, const json::Value& v, const Frame& frame, const 
       shown += static_cast<unsigned char>(ch) < 0x20 ? '?' : ch;
     }
     if (s.size() > 40) shown += "...";
-    c.diag.error(c.at(v.pos, frame), std::string(what) + " \"" + shown + "\" is not valid: names must match " +
-                                         (local ? "[A-Za-z0-9_]" : "[A-Za-z_]") + "[A-Za-z0-9_.-]{0,127}");
+    c.diag.error(c.at(v.pos, frame),
+                 std::string(what) + " \"" + shown + "\" is not valid: names must match " +
+                     (local ? "[A-Za-z0-9_]" : "[A-Za-z_]") + "[A-Za-z0-9_.-]{0,127}");
   }
   return ok;
 }
@@ -73,10 +79,12 @@ struct Scope {
   std::string prefix;  ///< prepended to local names: "layer1.0."
   EnvPtr env;
   Frame frame;
-  std::unordered_map<std::string, ir::Value*> values;   ///< nullptr: the layer failed (no follow-up errors)
-  std::unordered_map<std::string, json::Pos> defined;   ///< every name in this array, with its position
-  std::vector<std::string> visible;                     ///< names defined so far, for suggestions
-  std::string what = "network";                         ///< "network" or "block 'x'"
+  std::unordered_map<std::string, ir::Value*>
+      values;  ///< nullptr: the layer failed (no follow-up errors)
+  std::unordered_map<std::string, json::Pos>
+      defined;                       ///< every name in this array, with its position
+  std::vector<std::string> visible;  ///< names defined so far, for suggestions
+  std::string what = "network";      ///< "network" or "block 'x'"
   bool local = false;
 };
 
@@ -90,27 +98,29 @@ class SpecBuilder {
   DiagnosticEngine& diag() { return c_.diag; }
 
   void read_inputs(const json::Value& inputs, Scope& top);
-  void read_outputs(const json::Value* outputs, const json::Pos& root_pos, Scope& top, ir::Value* last, bool last_bad);
+  void read_outputs(const json::Value* outputs, const json::Pos& root_pos, Scope& top,
+                    ir::Value* last, bool last_bad);
   void read_weights(const json::Value& w);
 
   /// Builds every layer of `layers` in `scope`. Returns the last layer's value
   /// (nullptr if it failed); `implicit` is what a first layer without "input" takes.
-  ir::Value* build_layers(const json::Value& layers, Scope& scope, ir::Value* implicit, bool implicit_bad,
-                          bool& last_bad);
+  ir::Value* build_layers(const json::Value& layers, Scope& scope, ir::Value* implicit,
+                          bool implicit_bad, bool& last_bad);
   /// One layer. Sets `bad` when it failed or was skipped because an input failed.
-  ir::Value* build_layer(const json::Value& l, Scope& scope, ir::Value* prev, bool prev_bad, bool first,
-                         bool& bad);
+  ir::Value* build_layer(const json::Value& l, Scope& scope, ir::Value* prev, bool prev_bad,
+                         bool first, bool& bad);
   ir::Value* build_op(ir::OpKind op, const json::Value& l, Scope& scope, const std::string& full,
                       const std::vector<ir::Value*>& ins, bool& bad);
-  ir::Value* build_instance(const BlockDef& b, const json::Value& l, Scope& scope, const std::string& full,
-                            const std::vector<ir::Value*>& ins, bool& bad);
+  ir::Value* build_instance(const BlockDef& b, const json::Value& l, Scope& scope,
+                            const std::string& full, const std::vector<ir::Value*>& ins, bool& bad);
 
   /// Resolves the layer's inputs. Returns false (and sets `bad` when an error
   /// was reported or an input failed earlier) if they could not be resolved.
-  bool resolve_inputs(const json::Value& l, Scope& scope, const std::string& local, const std::string& name,
-                      ir::Value* prev, bool prev_bad, bool first, std::vector<ir::Value*>& out, bool& bad);
-  bool lookup(const json::Value& ref, Scope& scope, const std::string& local, const std::string& layer,
-              ir::Value*& out, bool& bad);
+  bool resolve_inputs(const json::Value& l, Scope& scope, const std::string& local,
+                      const std::string& name, ir::Value* prev, bool prev_bad, bool first,
+                      std::vector<ir::Value*>& out, bool& bad);
+  bool lookup(const json::Value& ref, Scope& scope, const std::string& local,
+              const std::string& layer, ir::Value*& out, bool& bad);
 
   /// Registers a full layer name; reports duplicates across the whole network.
   bool claim_name(const std::string& full, const SourceLoc& loc);
@@ -128,25 +138,30 @@ std::optional<ir::Graph> SpecBuilder::build(const json::Value& root) {
                                       std::string(json::kind_phrase(root.kind)));
     return std::nullopt;
   }
-  static const std::vector<std::string> kTopKeys = {"cnnc",    "name",   "description", "inputs",
-                                                    "layers",  "outputs", "blocks",      "weights"};
+  static const std::vector<std::string> kTopKeys = {"cnnc",   "name",    "description", "inputs",
+                                                    "layers", "outputs", "blocks",      "weights"};
   for (const json::Member& m : root.members) {
     if (std::find(kTopKeys.begin(), kTopKeys.end(), m.key) == kTopKeys.end())
-      diag().error(c_.at(m.key_pos), "unknown top-level key \"" + m.key + "\"" + did_you_mean(m.key, kTopKeys, '"'));
+      diag().error(c_.at(m.key_pos),
+                   "unknown top-level key \"" + m.key + "\"" + did_you_mean(m.key, kTopKeys, '"'));
   }
   const json::Value* version = root.find("cnnc");
   if (!version) {
     diag().fatal(c_.at(root.pos), "missing \"cnnc\": 1 (the spec format version)");
   } else if (!version->is_int) {
-    diag().fatal(c_.at(version->pos), "\"cnnc\" must be the integer 1, got " + json::to_string(*version));
+    diag().fatal(c_.at(version->pos),
+                 "\"cnnc\" must be the integer 1, got " + json::to_string(*version));
   } else if (version->int_value > 1) {
-    diag().fatal(c_.at(version->pos), "spec version " + version->text + " is newer than this cnnc (supports 1)");
+    diag().fatal(c_.at(version->pos),
+                 "spec version " + version->text + " is newer than this cnnc (supports 1)");
   } else if (version->int_value != 1) {
-    diag().fatal(c_.at(version->pos), "spec version " + version->text + " is not valid (supported: 1)");
+    diag().fatal(c_.at(version->pos),
+                 "spec version " + version->text + " is not valid (supported: 1)");
   }
   if (const json::Value* n = root.find("name")) {
     if (n->kind != json::Kind::String)
-      diag().error(c_.at(n->pos), "\"name\" must be a string, got " + std::string(json::kind_phrase(n->kind)));
+      diag().error(c_.at(n->pos),
+                   "\"name\" must be a string, got " + std::string(json::kind_phrase(n->kind)));
     else
       g_.name = n->text;
   }
@@ -163,14 +178,16 @@ std::optional<ir::Graph> SpecBuilder::build(const json::Value& root) {
   Scope top;
   const json::Value* inputs = root.find("inputs");
   if (!inputs) {
-    diag().error(c_.at(root.pos), "missing \"inputs\" (e.g. \"inputs\": {\"data\": {\"shape\": [1, 3, 224, 224]}})");
+    diag().error(c_.at(root.pos),
+                 "missing \"inputs\" (e.g. \"inputs\": {\"data\": {\"shape\": [1, 3, 224, 224]}})");
   } else {
     read_inputs(*inputs, top);
   }
   const json::Value* layers = root.find("layers");
   if (!layers) diag().fatal(c_.at(root.pos), "missing \"layers\"");
   if (layers->kind != json::Kind::Array)
-    diag().fatal(c_.at(layers->pos), "\"layers\" must be an array, got " + std::string(json::kind_phrase(layers->kind)));
+    diag().fatal(c_.at(layers->pos), "\"layers\" must be an array, got " +
+                                         std::string(json::kind_phrase(layers->kind)));
   if (layers->items.empty()) diag().fatal(c_.at(layers->pos), "network has no layers");
   // Bound the expansion before building anything (macro bombs).
   auto count = blocks_.count_layers(c_, *layers);
@@ -179,7 +196,8 @@ std::optional<ir::Graph> SpecBuilder::build(const json::Value& root) {
     diag().fatal(c_.at(layers->pos),
                  "the network expands to up to " +
                      (*count == INT64_MAX ? std::string("2^63") : std::to_string(*count)) +
-                     " layers, more than the limit of " + std::to_string(c_.opts.max_layers) + " (--max-layers)",
+                     " layers, more than the limit of " + std::to_string(c_.opts.max_layers) +
+                     " (--max-layers)",
                  {}, ExitCode::ResourceLimit);
   }
   diag().check();  // malformed inputs or blocks make layer errors unreliable
@@ -197,7 +215,8 @@ std::optional<ir::Graph> SpecBuilder::build(const json::Value& root) {
   }
   diag().check();  // warnings promoted by -Werror
   DiagnosticEngine internal(std::cerr);
-  CNNC_INTERNAL_ASSERT(ir::verify(g_, internal, c_.opts.shapes)) << "the JSON frontend built an invalid graph";
+  CNNC_INTERNAL_ASSERT(ir::verify(g_, internal, c_.opts.shapes))
+      << "the JSON frontend built an invalid graph";
   return std::move(g_);
 }
 
@@ -214,7 +233,8 @@ void SpecBuilder::read_weights(const json::Value& w) {
     size_t start = 0;
     while (!escapes && start <= p.size()) {
       size_t end = p.find('/', start);
-      std::string part = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      std::string part =
+          p.substr(start, end == std::string::npos ? std::string::npos : end - start);
       if (part == "..")
         escapes = --depth < 0;
       else if (!part.empty() && part != ".")
@@ -231,7 +251,8 @@ void SpecBuilder::read_weights(const json::Value& w) {
   std::string full = p[0] == '/' ? p : g_.source_dir + "/" + p;
   struct stat st {};
   if (::stat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    diag().error(c_.at(w.pos), "weights file '" + p + "' not found (relative to the spec's directory)", {},
+    diag().error(c_.at(w.pos),
+                 "weights file '" + p + "' not found (relative to the spec's directory)", {},
                  ExitCode::IoError);
     return;
   }
@@ -240,7 +261,8 @@ void SpecBuilder::read_weights(const json::Value& w) {
 
 void SpecBuilder::read_inputs(const json::Value& inputs, Scope& top) {
   if (inputs.kind != json::Kind::Object || inputs.members.empty()) {
-    diag().error(c_.at(inputs.pos), "\"inputs\" must be a non-empty object: {\"data\": {\"shape\": [...]}}");
+    diag().error(c_.at(inputs.pos),
+                 "\"inputs\" must be a non-empty object: {\"data\": {\"shape\": [...]}}");
     return;
   }
   for (const json::Member& m : inputs.members) {
@@ -252,14 +274,16 @@ void SpecBuilder::read_inputs(const json::Value& inputs, Scope& top) {
     const json::Value& d = m.value;
     std::string what = "input " + q(m.key);
     if (d.kind != json::Kind::Object) {
-      diag().error(c_.at(d.pos), what + " must be an object with \"shape\", got " + json::kind_phrase(d.kind));
+      diag().error(c_.at(d.pos),
+                   what + " must be an object with \"shape\", got " + json::kind_phrase(d.kind));
       continue;
     }
     bool ok = true;
     for (const json::Member& f : d.members) {
       if (f.key != "shape" && f.key != "dtype") {
         diag().error(c_.at(f.key_pos), what + ": unknown key \"" + f.key + "\"" +
-                                           did_you_mean(f.key, {"shape", "dtype"}, '"') + " (an input has: shape, dtype)");
+                                           did_you_mean(f.key, {"shape", "dtype"}, '"') +
+                                           " (an input has: shape, dtype)");
         ok = false;
       }
     }
@@ -268,7 +292,8 @@ void SpecBuilder::read_inputs(const json::Value& inputs, Scope& top) {
         diag().error(c_.at(t->pos), what + ": \"dtype\" must be a string such as \"float32\"");
         ok = false;
       } else if (t->text != "float32") {
-        diag().error(c_.at(t->pos), what + ": dtype \"" + t->text + "\" is not supported (supported: float32)");
+        diag().error(c_.at(t->pos),
+                     what + ": dtype \"" + t->text + "\" is not supported (supported: float32)");
         ok = false;
       }
     }
@@ -282,7 +307,8 @@ void SpecBuilder::read_inputs(const json::Value& inputs, Scope& top) {
       continue;
     }
     if (s->items.size() > static_cast<size_t>(ir::kMaxRank)) {
-      diag().error(c_.at(s->pos), what + " has rank " + std::to_string(s->items.size()) + "; the limit is 8");
+      diag().error(c_.at(s->pos),
+                   what + " has rank " + std::to_string(s->items.size()) + "; the limit is 8");
       continue;
     }
     ir::TensorType t;
@@ -306,12 +332,14 @@ void SpecBuilder::read_inputs(const json::Value& inputs, Scope& top) {
   }
 }
 
-void SpecBuilder::read_outputs(const json::Value* outputs, const json::Pos& root_pos, Scope& top, ir::Value* last,
-                               bool last_bad) {
+void SpecBuilder::read_outputs(const json::Value* outputs, const json::Pos& root_pos, Scope& top,
+                               ir::Value* last, bool last_bad) {
   if (!outputs) {
     // Without "outputs" the network's output is its last layer.
-    if (last) g_.add_output(last);
-    else if (!last_bad) diag().error(c_.at(root_pos), "network has no output");
+    if (last)
+      g_.add_output(last);
+    else if (!last_bad)
+      diag().error(c_.at(root_pos), "network has no output");
     return;
   }
   std::vector<const json::Value*> names;
@@ -330,7 +358,8 @@ void SpecBuilder::read_outputs(const json::Value* outputs, const json::Pos& root
   std::unordered_set<std::string> seen;
   for (const json::Value* v : names) {
     if (v->kind != json::Kind::String) {
-      diag().error(c_.at(v->pos), "an output must be a layer name, got " + std::string(json::kind_phrase(v->kind)));
+      diag().error(c_.at(v->pos), "an output must be a layer name, got " +
+                                      std::string(json::kind_phrase(v->kind)));
       continue;
     }
     if (!seen.insert(v->text).second) {
@@ -351,12 +380,13 @@ bool SpecBuilder::claim_name(const std::string& full, const SourceLoc& loc) {
   auto [it, fresh] = full_names_.emplace(full, loc);
   if (fresh) return true;
   diag().error(loc, "duplicate layer name " + q(full) + " (first defined at " +
-                        std::to_string(it->second.line) + ":" + std::to_string(it->second.col) + ")");
+                        std::to_string(it->second.line) + ":" + std::to_string(it->second.col) +
+                        ")");
   return false;
 }
 
-ir::Value* SpecBuilder::build_layers(const json::Value& layers, Scope& scope, ir::Value* implicit, bool implicit_bad,
-                                     bool& last_bad) {
+ir::Value* SpecBuilder::build_layers(const json::Value& layers, Scope& scope, ir::Value* implicit,
+                                     bool implicit_bad, bool& last_bad) {
   // Every name of this array first, so that a reference to a later layer gets
   // "defined later" rather than "not defined".
   for (const json::Value& l : layers.items) {
@@ -378,11 +408,12 @@ ir::Value* SpecBuilder::build_layers(const json::Value& layers, Scope& scope, ir
   return prev;
 }
 
-ir::Value* SpecBuilder::build_layer(const json::Value& l, Scope& scope, ir::Value* prev, bool prev_bad, bool first,
-                                    bool& bad) {
+ir::Value* SpecBuilder::build_layer(const json::Value& l, Scope& scope, ir::Value* prev,
+                                    bool prev_bad, bool first, bool& bad) {
   bad = true;
   if (l.kind != json::Kind::Object) {
-    diag().error(c_.at(l.pos, scope.frame), "a layer must be an object, got " + std::string(json::kind_phrase(l.kind)));
+    diag().error(c_.at(l.pos, scope.frame),
+                 "a layer must be an object, got " + std::string(json::kind_phrase(l.kind)));
     return nullptr;
   }
   const json::Value* name_v = l.find("name");
@@ -396,8 +427,8 @@ ir::Value* SpecBuilder::build_layer(const json::Value& l, Scope& scope, ir::Valu
   SourceLoc loc = c_.at(name_v->pos, scope.frame);
   if (scope.values.count(name)) {
     json::Pos first_at = scope.defined.count(name) ? scope.defined[name] : name_v->pos;
-    diag().error(loc, "duplicate layer name " + q(full) + " (first defined at " + std::to_string(first_at.line) + ":" +
-                          std::to_string(first_at.col) + ")");
+    diag().error(loc, "duplicate layer name " + q(full) + " (first defined at " +
+                          std::to_string(first_at.line) + ":" + std::to_string(first_at.col) + ")");
     return nullptr;
   }
   std::vector<ir::Value*> ins;
@@ -412,8 +443,9 @@ ir::Value* SpecBuilder::build_layer(const json::Value& l, Scope& scope, ir::Valu
     const json::Value* cond = c_.resolve(*cond_raw, scope.env, scope.frame);
     if (!cond) return nullptr;
     if (cond->kind != json::Kind::Bool) {
-      diag().error(c_.at(cond->pos, scope.frame), "layer " + q(full) + ": \"if\" must be true or false, got " +
-                                                       json::kind_phrase(cond->kind));
+      diag().error(c_.at(cond->pos, scope.frame), "layer " + q(full) +
+                                                      ": \"if\" must be true or false, got " +
+                                                      json::kind_phrase(cond->kind));
       return nullptr;
     }
     if (!cond->boolean) {
@@ -431,8 +463,9 @@ ir::Value* SpecBuilder::build_layer(const json::Value& l, Scope& scope, ir::Valu
     return nullptr;
   }
   if (type->kind != json::Kind::String) {
-    diag().error(c_.at(type->pos, scope.frame), "layer " + q(full) + ": \"type\" must be a string, got " +
-                                                     json::kind_phrase(type->kind));
+    diag().error(
+        c_.at(type->pos, scope.frame),
+        "layer " + q(full) + ": \"type\" must be a string, got " + json::kind_phrase(type->kind));
     return nullptr;
   }
   auto op = ir::op_from_name(type->text);
@@ -440,23 +473,26 @@ ir::Value* SpecBuilder::build_layer(const json::Value& l, Scope& scope, ir::Valu
   if (!op && !block) {
     std::vector<std::string> all = ir::all_op_names();
     for (const auto& b : blocks_.names()) all.push_back(b);
-    diag().error(c_.at(type->pos, scope.frame), "layer " + q(full) + ": unknown type \"" + type->text + "\"" +
-                                                     did_you_mean(type->text, all, '"'));
+    diag().error(c_.at(type->pos, scope.frame), "layer " + q(full) + ": unknown type \"" +
+                                                    type->text + "\"" +
+                                                    did_you_mean(type->text, all, '"'));
     return nullptr;
   }
   if (!inputs_ok) return nullptr;
-  ir::Value* out = op ? build_op(*op, l, scope, full, ins, bad) : build_instance(*block, l, scope, full, ins, bad);
+  ir::Value* out = op ? build_op(*op, l, scope, full, ins, bad)
+                      : build_instance(*block, l, scope, full, ins, bad);
   if (out) scope.values[name] = out;
   return out;
 }
 
-bool SpecBuilder::lookup(const json::Value& ref_raw, Scope& scope, const std::string& local, const std::string& layer,
-                         ir::Value*& out, bool& bad) {
+bool SpecBuilder::lookup(const json::Value& ref_raw, Scope& scope, const std::string& local,
+                         const std::string& layer, ir::Value*& out, bool& bad) {
   const json::Value* ref = c_.resolve(ref_raw, scope.env, scope.frame);
   if (!ref) return false;
   if (ref->kind != json::Kind::String) {
-    diag().error(c_.at(ref->pos, scope.frame), "layer " + q(layer) + ": an input must be a layer name, got " +
-                                                    json::kind_phrase(ref->kind));
+    diag().error(c_.at(ref->pos, scope.frame), "layer " + q(layer) +
+                                                   ": an input must be a layer name, got " +
+                                                   json::kind_phrase(ref->kind));
     return false;
   }
   auto it = scope.values.find(ref->text);
@@ -470,23 +506,27 @@ bool SpecBuilder::lookup(const json::Value& ref_raw, Scope& scope, const std::st
   }
   SourceLoc at = c_.at(ref->pos, scope.frame);
   if (ref->text == local) {
-    diag().error(at, "layer " + q(layer) + " uses itself as input; inputs must name earlier layers");
+    diag().error(at,
+                 "layer " + q(layer) + " uses itself as input; inputs must name earlier layers");
   } else if (auto d = scope.defined.find(ref->text); d != scope.defined.end()) {
-    diag().error(at, "layer " + q(layer) + " uses " + q(ref->text) + ", which is defined later (line " +
-                         std::to_string(d->second.line) + "); inputs must name earlier layers");
+    diag().error(at, "layer " + q(layer) + " uses " + q(ref->text) +
+                         ", which is defined later (line " + std::to_string(d->second.line) +
+                         "); inputs must name earlier layers");
   } else {
-    diag().error(at, "layer " + q(layer) + ": input " + q(ref->text) + " is not defined in the " + scope.what +
-                         did_you_mean(ref->text, scope.visible));
+    diag().error(at, "layer " + q(layer) + ": input " + q(ref->text) + " is not defined in the " +
+                         scope.what + did_you_mean(ref->text, scope.visible));
   }
   return false;
 }
 
-bool SpecBuilder::resolve_inputs(const json::Value& l, Scope& scope, const std::string& local, const std::string& name,
-                                 ir::Value* prev, bool prev_bad, bool first, std::vector<ir::Value*>& out, bool& bad) {
+bool SpecBuilder::resolve_inputs(const json::Value& l, Scope& scope, const std::string& local,
+                                 const std::string& name, ir::Value* prev, bool prev_bad,
+                                 bool first, std::vector<ir::Value*>& out, bool& bad) {
   const json::Value* one = l.find("input");
   const json::Value* many = l.find("inputs");
   if (one && many) {
-    diag().error(c_.at(many->pos, scope.frame), "layer " + q(name) + ": give \"input\" or \"inputs\", not both");
+    diag().error(c_.at(many->pos, scope.frame),
+                 "layer " + q(name) + ": give \"input\" or \"inputs\", not both");
     return false;
   }
   if (one) {
@@ -499,7 +539,8 @@ bool SpecBuilder::resolve_inputs(const json::Value& l, Scope& scope, const std::
     const json::Value* list = c_.resolve(*many, scope.env, scope.frame);
     if (!list) return false;
     if (list->kind != json::Kind::Array || list->items.empty()) {
-      diag().error(c_.at(list->pos, scope.frame), "layer " + q(name) + ": \"inputs\" must be a non-empty array of names");
+      diag().error(c_.at(list->pos, scope.frame),
+                   "layer " + q(name) + ": \"inputs\" must be a non-empty array of names");
       return false;
     }
     bool ok = true;
@@ -518,8 +559,9 @@ bool SpecBuilder::resolve_inputs(const json::Value& l, Scope& scope, const std::
   }
   if (prev_bad) return false;  // the previous layer failed; it was reported
   if (first && !scope.local && g_.inputs().size() > 1) {
-    diag().error(c_.at(l.pos, scope.frame), "layer " + q(name) + " must name its input: the network has " +
-                                                 std::to_string(g_.inputs().size()) + " inputs");
+    diag().error(c_.at(l.pos, scope.frame), "layer " + q(name) +
+                                                " must name its input: the network has " +
+                                                std::to_string(g_.inputs().size()) + " inputs");
   } else if (g_.inputs().empty()) {
     bad = true;  // "inputs" was missing or malformed: reported already
   } else {
@@ -528,12 +570,14 @@ bool SpecBuilder::resolve_inputs(const json::Value& l, Scope& scope, const std::
   return false;
 }
 
-ir::Value* SpecBuilder::build_op(ir::OpKind op, const json::Value& l, Scope& scope, const std::string& full,
-                                 const std::vector<ir::Value*>& ins, bool& bad) {
+ir::Value* SpecBuilder::build_op(ir::OpKind op, const json::Value& l, Scope& scope,
+                                 const std::string& full, const std::vector<ir::Value*>& ins,
+                                 bool& bad) {
   for (const char* k : {"repeat", "first"}) {
     if (const json::Member* m = l.find_member(k)) {
-      diag().error(c_.at(m->key_pos, scope.frame), "layer " + q(full) + ": \"" + k +
-                                                        "\" applies to block instances only, not to " + ir::op_name(op));
+      diag().error(c_.at(m->key_pos, scope.frame),
+                   "layer " + q(full) + ": \"" + k + "\" applies to block instances only, not to " +
+                       ir::op_name(op));
       return nullptr;
     }
   }
@@ -565,24 +609,30 @@ ir::Value* SpecBuilder::build_op(ir::OpKind op, const json::Value& l, Scope& sco
     names.push_back(v->name);
   }
   auto locs = attrs->locs;
-  ir::ShapeContext ctx{diag(), loc, full,
+  ir::ShapeContext ctx{diag(),
+                       loc,
+                       full,
                        [&](std::string_view a) {
                          auto it = locs.find(std::string(a));
                          return it == locs.end() ? SourceLoc{} : it->second;
                        },
-                       names, c_.opts.shapes};
+                       names,
+                       c_.opts.shapes};
   auto shapes = ir::infer_shapes(op, attrs->attrs, types, ctx);
   if (!shapes) return nullptr;
   std::vector<ir::Value*> operands = ins;
   for (const ir::ParamSpec& p : shapes->params)
-    operands.push_back(g_.add_param(full + "." + ir::param_suffix(p.role), {ir::DType::F32, p.shape}, loc));
-  ir::Node* node = g_.add_node(op, std::move(attrs->attrs), std::move(operands), {full}, shapes->outputs, loc);
+    operands.push_back(
+        g_.add_param(full + "." + ir::param_suffix(p.role), {ir::DType::F32, p.shape}, loc));
+  ir::Node* node =
+      g_.add_node(op, std::move(attrs->attrs), std::move(operands), {full}, shapes->outputs, loc);
   bad = false;
   return node->output();
 }
 
-ir::Value* SpecBuilder::build_instance(const BlockDef& b, const json::Value& l, Scope& scope, const std::string& full,
-                                       const std::vector<ir::Value*>& ins, bool& bad) {
+ir::Value* SpecBuilder::build_instance(const BlockDef& b, const json::Value& l, Scope& scope,
+                                       const std::string& full, const std::vector<ir::Value*>& ins,
+                                       bool& bad) {
   SourceLoc loc = c_.at(l.find("name")->pos, scope.frame);
   std::string what = "layer " + q(full) + " (block '" + b.name + "')";
   std::vector<std::string> param_names;
@@ -598,8 +648,9 @@ ir::Value* SpecBuilder::build_instance(const BlockDef& b, const json::Value& l, 
       if (!overrides && is_instance_key(m.key)) continue;
       if (std::find(param_names.begin(), param_names.end(), m.key) == param_names.end()) {
         std::string hint = did_you_mean(m.key, param_names, '"');
-        diag().error(c_.at(m.key_pos, scope.frame), what + ": unknown parameter \"" + m.key + "\"" +
-                                                         (hint.empty() ? " (parameters: " + param_list() + ")" : hint));
+        diag().error(c_.at(m.key_pos, scope.frame),
+                     what + ": unknown parameter \"" + m.key + "\"" +
+                         (hint.empty() ? " (parameters: " + param_list() + ")" : hint));
         ok = false;
         continue;
       }
@@ -620,7 +671,8 @@ ir::Value* SpecBuilder::build_instance(const BlockDef& b, const json::Value& l, 
   auto first_env = std::make_shared<Env>(*base);
   if (first) {
     if (first->kind != json::Kind::Object)
-      diag().error(c_.at(first->pos, scope.frame), what + ": \"first\" must be an object of parameter values");
+      diag().error(c_.at(first->pos, scope.frame),
+                   what + ": \"first\" must be an object of parameter values");
     else
       bind_args(*first, *first_env, true);
   }
@@ -629,8 +681,9 @@ ir::Value* SpecBuilder::build_instance(const BlockDef& b, const json::Value& l, 
   if (const json::Value* r = l.find("repeat")) {
     repeated = true;
     if (!r->is_int || r->int_value < 1 || r->int_value > c_.opts.max_layers) {
-      diag().error(c_.at(r->pos, scope.frame), what + ": \"repeat\" must be an integer literal in 1.." +
-                                                    std::to_string(c_.opts.max_layers) + ", got " + json::to_string(*r));
+      diag().error(c_.at(r->pos, scope.frame),
+                   what + ": \"repeat\" must be an integer literal in 1.." +
+                       std::to_string(c_.opts.max_layers) + ", got " + json::to_string(*r));
       ok = false;
     } else {
       repeat = r->int_value;
@@ -640,23 +693,27 @@ ir::Value* SpecBuilder::build_instance(const BlockDef& b, const json::Value& l, 
     if (v->kind != json::Kind::Null) continue;
     for (const Env* e : {base.get(), first_env.get()}) {
       if (!e->values.count(k)) {
-        diag().error(loc, what + ": missing parameter \"" + k + "\"" + (e == first_env.get() ? " (in instance 0)" : ""));
+        diag().error(loc, what + ": missing parameter \"" + k + "\"" +
+                              (e == first_env.get() ? " (in instance 0)" : ""));
         ok = false;
         break;
       }
     }
   }
   if (ins.size() != b.inputs.size()) {
-    diag().error(loc, what + ": the block takes " + std::to_string(b.inputs.size()) + " input(s), given " +
-                          std::to_string(ins.size()));
+    diag().error(loc, what + ": the block takes " + std::to_string(b.inputs.size()) +
+                          " input(s), given " + std::to_string(ins.size()));
     ok = false;
   } else if (repeated && b.inputs.size() != 1) {
-    diag().error(loc, what + ": \"repeat\" chains instances and needs a block with one input, this one has " +
-                          std::to_string(b.inputs.size()));
+    diag().error(
+        loc, what +
+                 ": \"repeat\" chains instances and needs a block with one input, this one has " +
+                 std::to_string(b.inputs.size()));
     ok = false;
   }
   if (!ok) return nullptr;
-  CNNC_INTERNAL_ASSERT(depth_ < c_.opts.max_block_depth) << "block depth was bounded before expansion";
+  CNNC_INTERNAL_ASSERT(depth_ < c_.opts.max_block_depth)
+      << "block depth was bounded before expansion";
   ++depth_;
   std::vector<ir::Value*> cur = ins;
   ir::Value* out = nullptr;
@@ -682,9 +739,10 @@ ir::Value* SpecBuilder::build_instance(const BlockDef& b, const json::Value& l, 
     if (b.output) {
       auto it = inner.values.find(b.output->text);
       if (it == inner.values.end()) {
-        diag().error(c_.at(b.output->pos, inner.frame), "block '" + b.name + "': \"output\" " + q(b.output->text) +
-                                                             " is not a layer of the block" +
-                                                             did_you_mean(b.output->text, inner.visible));
+        diag().error(c_.at(b.output->pos, inner.frame),
+                     "block '" + b.name + "': \"output\" " + q(b.output->text) +
+                         " is not a layer of the block" +
+                         did_you_mean(b.output->text, inner.visible));
         last = nullptr;
       } else {
         last = it->second;
@@ -704,16 +762,18 @@ ir::Value* SpecBuilder::build_instance(const BlockDef& b, const json::Value& l, 
 
 }  // namespace
 
-std::optional<ir::Graph> read_json_spec_text(std::string_view text, const SourceLoc& file, const std::string& dir,
-                                             const FrontendOptions& opts, DiagnosticEngine& diag) {
+std::optional<ir::Graph> read_json_spec_text(std::string_view text, const SourceLoc& file,
+                                             const std::string& dir, const FrontendOptions& opts,
+                                             DiagnosticEngine& diag) {
   json::ParseError err;
   auto root = json::parse(text, json::Limits{opts.max_depth}, err);
   if (!root) {
     if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
       diag.error(file.at(1, 1), "expected a JSON object, found end of file");
     else
-      diag.error(file.at(err.pos.line, err.pos.col), err.message,
-                 {}, err.message.rfind("nesting deeper", 0) == 0 ? ExitCode::ResourceLimit : ExitCode::InvalidInput);
+      diag.error(file.at(err.pos.line, err.pos.col), err.message, {},
+                 err.message.rfind("nesting deeper", 0) == 0 ? ExitCode::ResourceLimit
+                                                             : ExitCode::InvalidInput);
     return std::nullopt;
   }
   SpecContext c(diag, file, opts);
@@ -724,7 +784,8 @@ std::optional<ir::Graph> read_json_spec_text(std::string_view text, const Source
   }
 }
 
-std::optional<ir::Graph> read_json_spec(const std::string& path, const FrontendOptions& opts, DiagnosticEngine& diag) {
+std::optional<ir::Graph> read_json_spec(const std::string& path, const FrontendOptions& opts,
+                                        DiagnosticEngine& diag) {
   std::string text = read_input_file(path, opts.max_input_size, "--max-input-size", diag);
   std::string dir = path.rfind('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
   if (dir.empty()) dir = "/";

@@ -59,7 +59,8 @@ GraphStats analyze(const Graph& g) {
     LayerStats row;
     row.node = &n;
     row.value = n.output();
-    for (const Value* o : n.outputs) row.activation_elements = sat_add(row.activation_elements, elements(o));
+    for (const Value* o : n.outputs)
+      row.activation_elements = sat_add(row.activation_elements, elements(o));
     std::vector<ParamRole> roles = param_roles(n.op, n.attrs);
     for (size_t i = 0; i < ops->params.size(); ++i) {
       // A parameter shared by several layers counts once, for its first user.
@@ -101,7 +102,8 @@ GraphStats analyze(const Graph& g) {
         break;
       case OpKind::MaxPool:
       case OpKind::AvgPool: {
-        const PoolAttrs& p = n.op == OpKind::MaxPool ? n.as<PoolAttrs>() : n.as<AvgPoolAttrs>().pool;
+        const PoolAttrs& p =
+            n.op == OpKind::MaxPool ? n.as<PoolAttrs>() : n.as<AvgPoolAttrs>().pool;
         row.flops = sat_mul(p.kernel.h * p.kernel.w + (n.op == OpKind::AvgPool ? 1 : 0), out);
         row.rf = grow(in_rf, p.kernel, p.stride, Hw{1, 1});
         break;
@@ -150,7 +152,8 @@ GraphStats analyze(const Graph& g) {
     st.macs = sat_add(st.macs, r.macs);
     st.flops = sat_add(st.flops, r.flops);
     st.activation_elements_all = sat_add(st.activation_elements_all, r.activation_elements);
-    if (!r.in_place) st.activation_elements = sat_add(st.activation_elements, r.activation_elements);
+    if (!r.in_place)
+      st.activation_elements = sat_add(st.activation_elements, r.activation_elements);
   }
   st.activation_bytes = sat_mul(st.activation_elements, 4);
   return st;

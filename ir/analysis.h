@@ -39,8 +39,8 @@ struct LayerStats {
   const Value* value = nullptr;  ///< the (first) output, or the input
   int64_t activation_elements = 0;
   bool in_place = false;  ///< overwrites its input: not counted in the activation total
-  int64_t params = 0;  ///< trainable parameters (PyTorch's parameters())
-  int64_t state = 0;   ///< stored but not trained: BN running statistics (PyTorch's buffers)
+  int64_t params = 0;     ///< trainable parameters (PyTorch's parameters())
+  int64_t state = 0;      ///< stored but not trained: BN running statistics (PyTorch's buffers)
   int64_t macs = 0;
   int64_t flops = 0;
   ReceptiveField rf;
@@ -48,12 +48,12 @@ struct LayerStats {
 
 struct GraphStats {
   std::vector<LayerStats> rows;  ///< graph inputs first, then nodes in order
-  int64_t params = 0;       ///< trainable
-  int64_t state = 0;        ///< BN running statistics
-  int64_t param_bytes = 0;  ///< all stored parameters and state
+  int64_t params = 0;            ///< trainable
+  int64_t state = 0;             ///< BN running statistics
+  int64_t param_bytes = 0;       ///< all stored parameters and state
   int64_t macs = 0;
   int64_t flops = 0;
-  int64_t activation_elements = 0;      ///< inputs + node outputs, in-place layers counted once
+  int64_t activation_elements = 0;  ///< inputs + node outputs, in-place layers counted once
   int64_t activation_bytes = 0;
   int64_t activation_elements_all = 0;  ///< inputs + every node output, no reuse at all
   int64_t batch = 1;

@@ -49,12 +49,14 @@ struct RangeChecker {
     if (!r.accepts(static_cast<double>(v)))
       bad(name, r, std::to_string(v));
     else if (v > kMaxIntAttr || v < -kMaxIntAttr)
-      out.push_back({name, std::string("\"") + name + "\" must be at most 2147483647 in magnitude, got " +
+      out.push_back({name, std::string("\"") + name +
+                               "\" must be at most 2147483647 in magnitude, got " +
                                std::to_string(v)});
   }
   void operator()(const char* name, const double& v, const Rule& r) {
     if (!std::isfinite(v))
-      out.push_back({name, std::string("\"") + name + "\" must be finite, got " + format_double(v)});
+      out.push_back(
+          {name, std::string("\"") + name + "\" must be finite, got " + format_double(v)});
     else if (!r.accepts(v))
       bad(name, r, format_double(v));
   }
@@ -84,8 +86,8 @@ struct RangeChecker {
     if (!std::isfinite(e.act.alpha) || !std::isfinite(e.act.beta))
       out.push_back({name, "epilogue activation parameters must be finite"});
     else if (*e.act.op == OpKind::Clip && e.act.alpha > e.act.beta)
-      out.push_back({name, "epilogue clip min " + format_double(e.act.alpha) + " is greater than max " +
-                               format_double(e.act.beta)});
+      out.push_back({name, "epilogue clip min " + format_double(e.act.alpha) +
+                               " is greater than max " + format_double(e.act.beta)});
   }
 };
 
@@ -105,8 +107,8 @@ std::vector<AttrProblem> check_attrs(OpKind k, const Attrs& a) {
                                std::to_string(l->size)});
   }
   if (auto* c = std::get_if<Conv2dAttrs>(&a); c && c->filters % c->groups != 0) {
-    out.push_back({"groups", "\"groups\" " + std::to_string(c->groups) + " must divide \"filters\" " +
-                                 std::to_string(c->filters)});
+    out.push_back({"groups", "\"groups\" " + std::to_string(c->groups) +
+                                 " must divide \"filters\" " + std::to_string(c->filters)});
   }
   if (auto* d = std::get_if<AddAttrs>(&a); d && d->epilogue.residual) {
     out.push_back({"epilogue", "add cannot have a residual epilogue"});

@@ -36,7 +36,9 @@ struct Rule {
 
   static Rule any() { return Rule{}; }
   static Rule at_least(double v) { return Rule{v}; }
-  static Rule greater_than(double v) { return Rule{v, std::numeric_limits<double>::infinity(), true}; }
+  static Rule greater_than(double v) {
+    return Rule{v, std::numeric_limits<double>::infinity(), true};
+  }
   static Rule range(double l, double h, bool h_open = false) { return Rule{l, h, false, h_open}; }
   static Rule ir_only() {
     Rule r;

@@ -33,7 +33,9 @@ enum class ParamRole : uint8_t { Weight, Bias, Gamma, Beta, RunningMean, Running
 const char* param_suffix(ParamRole r);  ///< "weight", "bias", "gamma", ...
 /// False for state that training updates without gradients (BN running statistics),
 /// which PyTorch keeps as buffers rather than parameters.
-inline bool is_trainable(ParamRole r) { return r != ParamRole::RunningMean && r != ParamRole::RunningVar; }
+inline bool is_trainable(ParamRole r) {
+  return r != ParamRole::RunningMean && r != ParamRole::RunningVar;
+}
 
 class Value {
  public:

@@ -20,7 +20,14 @@ inline constexpr int kNumOps = 0
 #undef OP
     ;
 
-enum class FusionClass : uint8_t { Elementwise, Broadcast, Injective, Reduction, ComplexOut, Opaque };
+enum class FusionClass : uint8_t {
+  Elementwise,
+  Broadcast,
+  Injective,
+  Reduction,
+  ComplexOut,
+  Opaque
+};
 
 struct OpInfo {
   const char* name;  ///< the IR and spec spelling: "conv2d"

@@ -26,7 +26,8 @@ struct SyntaxError {};
 
 class Lexer {
  public:
-  Lexer(std::string_view s, const SourceLoc& file, DiagnosticEngine& diag) : s_(s), file_(file), diag_(diag) {}
+  Lexer(std::string_view s, const SourceLoc& file, DiagnosticEngine& diag)
+      : s_(s), file_(file), diag_(diag) {}
 
   SourceLoc loc(const Token& t) const { return file_.at(t.line, t.col); }
 
@@ -60,12 +61,13 @@ class Lexer {
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       t.kind = Tok::Ident;
-      while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_')) t.text += get();
+      while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_'))
+        t.text += get();
       return t;
     }
-    if (std::isdigit(static_cast<unsigned char>(c)) || (c == '-' && i_ + 1 < s_.size() &&
-                                                         (std::isdigit(static_cast<unsigned char>(s_[i_ + 1])) ||
-                                                          s_.substr(i_ + 1, 3) == "inf"))) {
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        (c == '-' && i_ + 1 < s_.size() &&
+         (std::isdigit(static_cast<unsigned char>(s_[i_ + 1])) || s_.substr(i_ + 1, 3) == "inf"))) {
       t.kind = Tok::Number;
       t.text += get();
       if (s_.substr(i_, 3) == "inf") {
@@ -73,8 +75,9 @@ class Lexer {
         get(), get(), get();
         return t;
       }
-      while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '.' ||
-                                ((s_[i_] == '-' || s_[i_] == '+') && (s_[i_ - 1] == 'e' || s_[i_ - 1] == 'E'))))
+      while (i_ < s_.size() &&
+             (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '.' ||
+              ((s_[i_] == '-' || s_[i_] == '+') && (s_[i_ - 1] == 'e' || s_[i_ - 1] == 'E'))))
         t.text += get();
       return t;
     }
@@ -86,8 +89,9 @@ class Lexer {
     unsigned char u = static_cast<unsigned char>(c);
     char buf[16];
     std::snprintf(buf, sizeof buf, "0x%02X", u);
-    fail(t.line, t.col, u >= 0x20 && u < 0x7F ? std::string("unexpected character '") + c + "'"
-                                              : std::string("unexpected byte ") + buf);
+    fail(t.line, t.col,
+         u >= 0x20 && u < 0x7F ? std::string("unexpected character '") + c + "'"
+                               : std::string("unexpected byte ") + buf);
   }
 
  private:
@@ -134,7 +138,8 @@ class Lexer {
       char e = get();
       if (e == '"' || e == '\\') {
         out += e;
-      } else if (e == 'x' && i_ + 2 <= s_.size() && std::isxdigit(static_cast<unsigned char>(s_[i_])) &&
+      } else if (e == 'x' && i_ + 2 <= s_.size() &&
+                 std::isxdigit(static_cast<unsigned char>(s_[i_])) &&
                  std::isxdigit(static_cast<unsigned char>(s_[i_ + 1]))) {
         int v = std::stoi(std::string(s_.substr(i_, 2)), nullptr, 16);
         get(), get();
@@ -155,9 +160,9 @@ class Lexer {
 // An attribute value before it is converted to its field's type.
 struct RawAttr {
   enum Kind { Number, List, Word } kind = Number;
-  Token at;                          ///< where the value starts
-  std::string number;                ///< Number
-  std::vector<Token> list;           ///< List of numbers
+  Token at;                 ///< where the value starts
+  std::string number;       ///< Number
+  std::vector<Token> list;  ///< List of numbers
   struct Part {
     std::string name;
     std::vector<Token> args;
@@ -167,7 +172,8 @@ struct RawAttr {
 
 class Parser {
  public:
-  Parser(std::string_view text, const SourceLoc& file, DiagnosticEngine& diag, const ShapeOptions& opts)
+  Parser(std::string_view text, const SourceLoc& file, DiagnosticEngine& diag,
+         const ShapeOptions& opts)
       : lex_(text, file, diag), diag_(diag), opts_(opts) {}
 
   std::optional<Graph> run() {
@@ -218,12 +224,14 @@ class Parser {
     int64_t v = 0;
     auto r = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
     if (t.kind != Tok::Number || r.ec != std::errc() || r.ptr != t.text.data() + t.text.size())
-      lex_.fail(t.line, t.col, std::string("expected an integer ") + what + ", found " + describe(t));
+      lex_.fail(t.line, t.col,
+                std::string("expected an integer ") + what + ", found " + describe(t));
     return v;
   }
 
   double parse_real(const Token& t, const char* what) {
-    if (t.kind == Tok::Number && (t.text == "inf" || t.text == "-inf")) return t.text[0] == '-' ? -HUGE_VAL : HUGE_VAL;
+    if (t.kind == Tok::Number && (t.text == "inf" || t.text == "-inf"))
+      return t.text[0] == '-' ? -HUGE_VAL : HUGE_VAL;
     double v = 0;
     auto r = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
     if (t.kind != Tok::Number || r.ec != std::errc() || r.ptr != t.text.data() + t.text.size())
@@ -244,7 +252,8 @@ class Parser {
     }
     advance();
     if (tok_.kind != Tok::End) expected("end of file after the graph");
-    if (!saw_output_) diag_.error(lex_.loc(tok_), "graph '" + g_.name + "' has no 'output' statement");
+    if (!saw_output_)
+      diag_.error(lex_.loc(tok_), "graph '" + g_.name + "' has no 'output' statement");
   }
 
   void statement() {
@@ -264,11 +273,12 @@ class Parser {
       Token type_at = tok_;
       TensorType t = parse_type();
       auto offset = parse_placement();
-      if (!check_tensor_limits(t, (param ? "parameter '" : "input '") + name.text + "'", lex_.loc(type_at), opts_,
-                               diag_))
+      if (!check_tensor_limits(t, (param ? "parameter '" : "input '") + name.text + "'",
+                               lex_.loc(type_at), opts_, diag_))
         return;
       if (!fresh(name, param)) return;
-      Value* v = param ? g_.add_param(name.text, t, lex_.loc(name)) : g_.add_input(name.text, t, lex_.loc(name));
+      Value* v = param ? g_.add_param(name.text, t, lex_.loc(name))
+                       : g_.add_input(name.text, t, lex_.loc(name));
       v->arena_offset = offset;
       (param ? params_ : values_)[name.text] = v;
     } else if (is_word("output")) {
@@ -294,7 +304,8 @@ class Parser {
   bool fresh(const Token& name, bool param) {
     auto& map = param ? params_ : values_;
     if (auto it = map.find(name.text); it != map.end()) {
-      diag_.error(lex_.loc(name), std::string("'") + (param ? "@" : "%") + name.text + "' redefined (first at " +
+      diag_.error(lex_.loc(name), std::string("'") + (param ? "@" : "%") + name.text +
+                                      "' redefined (first at " +
                                       std::to_string(it->second->loc.line) + ":" +
                                       std::to_string(it->second->loc.col) + ")");
       return false;
@@ -309,11 +320,13 @@ class Parser {
     for (const auto& [k, v] : map) names.push_back(k);
     std::sort(names.begin(), names.end());
     std::string hint = did_you_mean(name.text, names);
-    if (!param && params_.count(name.text)) hint = "; it is a parameter: write '@" + name.text + "'";
+    if (!param && params_.count(name.text))
+      hint = "; it is a parameter: write '@" + name.text + "'";
     if (param && values_.count(name.text)) hint = "; it is a value: write '%" + name.text + "'";
-    diag_.error(lex_.loc(name), std::string("'") + (param ? "@" : "%") + name.text + "' is not defined" +
-                                    (param ? " (declare it with 'param @" + name.text + ": f32[...]')" : "") +
-                                    hint);
+    diag_.error(lex_.loc(name),
+                std::string("'") + (param ? "@" : "%") + name.text + "' is not defined" +
+                    (param ? " (declare it with 'param @" + name.text + ": f32[...]')" : "") +
+                    hint);
   }
 
   TensorType parse_type() {
@@ -347,6 +360,21 @@ class Parser {
     return off;
   }
 
+  // Numbers up to `close`, separated by commas: "[1,2]" or "(0,6)"; the
+  // current token is the opening bracket.
+  std::vector<Token> number_list(char close, const std::string& what) {
+    advance();
+    std::vector<Token> out;
+    while (!is_punct(close)) {
+      if (!out.empty()) expect_punct(',', " between " + what + "s");
+      if (tok_.kind != Tok::Number) expected("a number as " + what);
+      out.push_back(tok_);
+      advance();
+    }
+    advance();
+    return out;
+  }
+
   RawAttr parse_attr_value() {
     RawAttr a;
     a.at = tok_;
@@ -356,30 +384,14 @@ class Parser {
       advance();
     } else if (is_punct('[')) {
       a.kind = RawAttr::List;
-      advance();
-      while (!is_punct(']')) {
-        if (!a.list.empty()) expect_punct(',', " between list elements");
-        if (tok_.kind != Tok::Number) expected("a number in the list");
-        a.list.push_back(tok_);
-        advance();
-      }
-      advance();
+      a.list = number_list(']', "list element");
     } else if (tok_.kind == Tok::Ident) {
       a.kind = RawAttr::Word;
       while (true) {
         if (tok_.kind != Tok::Ident) expected("a name after '+'");
         RawAttr::Part p{tok_.text, {}};
         advance();
-        if (is_punct('(')) {
-          advance();
-          while (!is_punct(')')) {
-            if (!p.args.empty()) expect_punct(',', " between arguments");
-            if (tok_.kind != Tok::Number) expected("a number argument");
-            p.args.push_back(tok_);
-            advance();
-          }
-          advance();
-        }
+        if (is_punct('(')) p.args = number_list(')', "argument");
         a.words.push_back(std::move(p));
         if (!is_punct('+')) break;
         advance();
@@ -433,9 +445,10 @@ class Parser {
     }
     void operator()(const char* n, Pad4& v, const Rule&) {
       if (auto* a = get(n)) {
-        if (a->kind != RawAttr::List || a->list.size() != 4) bad(*a, n, "a list [top,bottom,left,right]");
-        v = {p.parse_int(a->list[0], "pad"), p.parse_int(a->list[1], "pad"), p.parse_int(a->list[2], "pad"),
-             p.parse_int(a->list[3], "pad")};
+        if (a->kind != RawAttr::List || a->list.size() != 4)
+          bad(*a, n, "a list [top,bottom,left,right]");
+        v = {p.parse_int(a->list[0], "pad"), p.parse_int(a->list[1], "pad"),
+             p.parse_int(a->list[2], "pad"), p.parse_int(a->list[3], "pad")};
       }
     }
     void operator()(const char* n, DropoutScaling& v, const Rule&) {
@@ -443,7 +456,8 @@ class Parser {
         const auto& names = enum_names(v);
         std::string list;
         for (const auto& s : names) list += (list.empty() ? "" : ", ") + s;
-        if (a->kind != RawAttr::Word || a->words.size() != 1 || !a->words[0].args.empty()) bad(*a, n, "one of " + list);
+        if (a->kind != RawAttr::Word || a->words.size() != 1 || !a->words[0].args.empty())
+          bad(*a, n, "one of " + list);
         auto it = std::find(names.begin(), names.end(), a->words[0].name);
         if (it == names.end()) bad(*a, n, "one of " + list + did_you_mean(a->words[0].name, names));
         v = static_cast<DropoutScaling>(it - names.begin());
@@ -461,9 +475,12 @@ class Parser {
         }
         auto op = op_from_name(w.name);
         if (!op || !op_info(*op).is_activation || i + 1 != a->words.size())
-          bad(*a, n, "[residual][+activation], e.g. residual+relu; '" + w.name + "' is not allowed here");
+          bad(*a, n,
+              "[residual][+activation], e.g. residual+relu; '" + w.name + "' is not allowed here");
         v.act.op = op;
-        size_t want = *op == OpKind::Clip ? 2 : (*op == OpKind::LeakyRelu || *op == OpKind::Elu) ? 1 : 0;
+        size_t want = *op == OpKind::Clip                                ? 2
+                      : (*op == OpKind::LeakyRelu || *op == OpKind::Elu) ? 1
+                                                                         : 0;
         if (w.args.size() != want)
           bad(*a, n, std::string("given ") + std::to_string(want) + " argument(s) for " + w.name);
         if (want >= 1) v.act.alpha = p.parse_real(w.args[0], "argument");
@@ -486,13 +503,15 @@ class Parser {
     Token op_tok = tok_;
     auto op = op_from_name(tok_.text);
     if (!op)
-      lex_.fail(tok_.line, tok_.col, "unknown op '" + tok_.text + "'" + did_you_mean(tok_.text, all_op_names()));
+      lex_.fail(tok_.line, tok_.col,
+                "unknown op '" + tok_.text + "'" + did_you_mean(tok_.text, all_op_names()));
     advance();
     expect_punct('(', " after the op name");
     std::vector<Token> operands;
     while (!is_punct(')')) {
       if (!operands.empty()) expect_punct(',', " between operands");
-      if (tok_.kind != Tok::ValueRef && tok_.kind != Tok::ParamRef) expected("an operand '%...' or '@...'");
+      if (tok_.kind != Tok::ValueRef && tok_.kind != Tok::ParamRef)
+        expected("an operand '%...' or '@...'");
       operands.push_back(tok_);
       advance();
     }
@@ -531,8 +550,10 @@ class Parser {
 
   void build_node(OpKind op, const Token& op_tok, const std::vector<Token>& results,
                   const std::vector<Token>& operands, const std::map<std::string, RawAttr>& raw,
-                  const std::map<std::string, Token>& raw_names, const std::vector<std::optional<TensorType>>& types,
-                  const std::vector<Token>& type_toks, const std::vector<std::optional<int64_t>>& placements) {
+                  const std::map<std::string, Token>& raw_names,
+                  const std::vector<std::optional<TensorType>>& types,
+                  const std::vector<Token>& type_toks,
+                  const std::vector<std::optional<int64_t>>& placements) {
     auto poison = [&] {
       for (const Token& r : results) poisoned_.insert(r.text);
     };
@@ -540,27 +561,36 @@ class Parser {
     // Attributes.
     Attrs attrs = default_attrs(op);
     std::unordered_set<std::string> used;
-    std::visit([&](auto& x) { std::decay_t<decltype(x)>::fields(x, FieldReader{*this, raw, used}); }, attrs);
+    std::visit(
+        [&](auto& x) {
+          std::decay_t<decltype(x)>::fields(x, FieldReader{*this, raw, used});
+        },
+        attrs);
     bool ok = true;
     for (const auto& [name, tok] : raw_names) {
       if (used.count(name)) continue;
       std::vector<std::string> known;
-      std::visit([&](auto& x) {
-        std::decay_t<decltype(x)>::fields(x, [&](const char* n, auto&, const Rule&) { known.emplace_back(n); });
-      }, attrs);
+      std::visit(
+          [&](auto& x) {
+            std::decay_t<decltype(x)>::fields(
+                x, [&](const char* n, auto&, const Rule&) { known.emplace_back(n); });
+          },
+          attrs);
       diag_.error(lex_.loc(tok), std::string(op_name(op)) + " has no attribute '" + name + "'" +
                                      did_you_mean(name, known));
       ok = false;
     }
-    std::visit([&](auto& x) {
-      std::decay_t<decltype(x)>::fields(x, [&](const char* n, auto&, const Rule& r) {
-        if (r.is_required && !raw.count(n)) {
-          diag_.error(lex_.loc(op_tok), "layer '" + results[0].text + "': " + op_name(op) +
-                                            " needs attribute '" + n + "'");
-          ok = false;
-        }
-      });
-    }, attrs);
+    std::visit(
+        [&](auto& x) {
+          std::decay_t<decltype(x)>::fields(x, [&](const char* n, auto&, const Rule& r) {
+            if (r.is_required && !raw.count(n)) {
+              diag_.error(lex_.loc(op_tok), "layer '" + results[0].text + "': " + op_name(op) +
+                                                " needs attribute '" + n + "'");
+              ok = false;
+            }
+          });
+        },
+        attrs);
     derive_defaults(attrs, [&](std::string_view n) { return raw.count(std::string(n)) > 0; });
     auto attr_loc = [&](std::string_view n) {
       auto it = raw.find(std::string(n));
@@ -602,11 +632,12 @@ class Parser {
       Arity a = data_arity(op);
       int np = num_params(op, attrs);
       const Epilogue* e = epilogue_of(attrs);
-      diag_.error(lex_.loc(op_tok),
-                  "layer '" + results[0].text + "': " + op_name(op) + " takes " + std::to_string(a.min) +
-                      (a.max < 0 ? " or more" : "") + " data operand(s), then " + std::to_string(np) +
-                      " parameter(s)" + (e && e->residual ? ", then the residual" : "") + "; got " +
-                      std::to_string(ins.size()) + " operands");
+      diag_.error(lex_.loc(op_tok), "layer '" + results[0].text + "': " + op_name(op) + " takes " +
+                                        std::to_string(a.min) + (a.max < 0 ? " or more" : "") +
+                                        " data operand(s), then " + std::to_string(np) +
+                                        " parameter(s)" +
+                                        (e && e->residual ? ", then the residual" : "") + "; got " +
+                                        std::to_string(ins.size()) + " operands");
       poison();
       return;
     }
@@ -624,15 +655,16 @@ class Parser {
     }
     if (shapes->outputs.size() != results.size()) {
       diag_.error(loc, "layer '" + results[0].text + "': " + op_name(op) + " has " +
-                           std::to_string(shapes->outputs.size()) + " result(s), " + std::to_string(results.size()) +
-                           " named");
+                           std::to_string(shapes->outputs.size()) + " result(s), " +
+                           std::to_string(results.size()) + " named");
       poison();
       return;
     }
     for (size_t i = 0; i < results.size(); ++i) {
       if (types[i] && *types[i] != shapes->outputs[i]) {
-        diag_.error(lex_.loc(type_toks[i]), "layer '" + results[0].text + "': result type " + types[i]->str() +
-                                                " does not match the inferred " + shapes->outputs[i].str());
+        diag_.error(lex_.loc(type_toks[i]), "layer '" + results[0].text + "': result type " +
+                                                types[i]->str() + " does not match the inferred " +
+                                                shapes->outputs[i].str());
         ok = false;
       }
     }
@@ -642,15 +674,16 @@ class Parser {
       if (p->type != want) {
         diag_.error(lex_.loc(operands[split->data.size() + i]),
                     "layer '" + results[0].text + "': parameter '@" + p->name + "' (" +
-                        param_suffix(shapes->params[i].role) + ") is " + p->type.str() + ", " + op_name(op) +
-                        " needs " + want.str());
+                        param_suffix(shapes->params[i].role) + ") is " + p->type.str() + ", " +
+                        op_name(op) + " needs " + want.str());
         ok = false;
       }
     }
     if (split->residual && split->residual->type != shapes->outputs[0]) {
-      diag_.error(lex_.loc(operands.back()), "layer '" + results[0].text + "': residual '%" +
-                                                 split->residual->name + "' is " + split->residual->type.str() +
-                                                 ", needs the result type " + shapes->outputs[0].str());
+      diag_.error(lex_.loc(operands.back()),
+                  "layer '" + results[0].text + "': residual '%" + split->residual->name + "' is " +
+                      split->residual->type.str() + ", needs the result type " +
+                      shapes->outputs[0].str());
       ok = false;
     }
     if (!ok) {
@@ -659,7 +692,8 @@ class Parser {
     }
     std::vector<std::string> names;
     for (const Token& r : results) names.push_back(r.text);
-    Node* n = g_.add_node(op, std::move(attrs), std::move(ins), std::move(names), shapes->outputs, loc);
+    Node* n =
+        g_.add_node(op, std::move(attrs), std::move(ins), std::move(names), shapes->outputs, loc);
     for (size_t i = 0; i < n->outputs.size(); ++i) {
       n->outputs[i]->loc = lex_.loc(results[i]);
       n->outputs[i]->arena_offset = placements[i];

@@ -10,8 +10,8 @@ namespace cnnc::ir {
 bool is_bare_name(const std::string& s) {
   if (s.empty()) return false;
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '.' || c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -66,8 +66,8 @@ struct FieldPrinter {
   }
   void operator()(const char* n, const Pad4& v, const Rule&) {
     key(n);
-    out += "[" + std::to_string(v.top) + "," + std::to_string(v.bottom) + "," + std::to_string(v.left) +
-           "," + std::to_string(v.right) + "]";
+    out += "[" + std::to_string(v.top) + "," + std::to_string(v.bottom) + "," +
+           std::to_string(v.left) + "," + std::to_string(v.right) + "]";
   }
   void operator()(const char* n, const DropoutScaling& v, const Rule&) {
     key(n);
@@ -127,7 +127,8 @@ std::string type_with_placement(const Value& v) {
 void print_graph(const Graph& g, std::ostream& out) {
   out << "graph " << quote(g.name) << " {\n";
   if (!g.weights_path.empty()) out << "  weights " << quote(g.weights_path) << "\n";
-  for (const Value* v : g.inputs()) out << "  input " << value_ref(*v) << ": " << type_with_placement(*v) << "\n";
+  for (const Value* v : g.inputs())
+    out << "  input " << value_ref(*v) << ": " << type_with_placement(*v) << "\n";
   std::unordered_set<const Value*> declared;
   auto declare = [&](const Value* p) {
     if (p->kind != ValueKind::Param || !declared.insert(p).second) return;
@@ -136,14 +137,17 @@ void print_graph(const Graph& g, std::ostream& out) {
   for (const auto& n : g.nodes()) {
     for (const Value* in : n->inputs) declare(in);
     out << "  ";
-    for (size_t i = 0; i < n->outputs.size(); ++i) out << (i ? ", " : "") << value_ref(*n->outputs[i]);
+    for (size_t i = 0; i < n->outputs.size(); ++i)
+      out << (i ? ", " : "") << value_ref(*n->outputs[i]);
     out << " = " << op_name(n->op) << "(";
-    for (size_t i = 0; i < n->inputs.size(); ++i) out << (i ? ", " : "") << value_ref(*n->inputs[i]);
+    for (size_t i = 0; i < n->inputs.size(); ++i)
+      out << (i ? ", " : "") << value_ref(*n->inputs[i]);
     out << ")";
     std::string attrs = print_attrs(n->attrs);
     if (!attrs.empty()) out << " " << attrs;
     out << ": ";
-    for (size_t i = 0; i < n->outputs.size(); ++i) out << (i ? ", " : "") << type_with_placement(*n->outputs[i]);
+    for (size_t i = 0; i < n->outputs.size(); ++i)
+      out << (i ? ", " : "") << type_with_placement(*n->outputs[i]);
     out << "\n";
   }
   // Parameters no node uses still belong to the graph (e.g. loaded but unused).

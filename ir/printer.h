@@ -4,9 +4,8 @@
 //   graph "lenet5" {
 //     input %data: f32[1,1,28,28]
 //     param @conv1.weight: f32[6,1,5,5]
-//     %conv1 = conv2d(%data, @conv1.weight, @conv1.bias) {filters=6, kernel=[5,5], ...}: f32[1,6,28,28]
-//     %relu1 = relu(%conv1): f32[1,6,28,28]
-//     output %prob
+//     %conv1 = conv2d(%data, @conv1.weight, @conv1.bias) {filters=6, kernel=[5,5], ...}:
+//     f32[1,6,28,28] %relu1 = relu(%conv1): f32[1,6,28,28] output %prob
 //   }
 //
 // Parameters are declared just before their first use. Attributes are all

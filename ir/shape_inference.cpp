@@ -88,21 +88,23 @@ bool check_tensor_limits(const TensorType& t, const std::string& what, const Sou
   }
   auto n = t.shape.elements();
   if (!n) {
-    diag.error(loc, what + " has shape " + t.shape.str() + ", whose element count overflows 64 bits",
-               {}, ExitCode::ResourceLimit);
+    diag.error(loc,
+               what + " has shape " + t.shape.str() + ", whose element count overflows 64 bits", {},
+               ExitCode::ResourceLimit);
     return false;
   }
   if (*n > kMaxElements && !opts.large_buffers) {
-    diag.error(loc,
-               what + " has " + t.shape.str() + " = " + format_thousands(*n) +
-                   " elements, more than 2^31-1",
-               {{SourceLoc{}, "pass --large-buffers to allow tensors of more than 2^31-1 elements"}},
-               ExitCode::ResourceLimit);
+    diag.error(
+        loc,
+        what + " has " + t.shape.str() + " = " + format_thousands(*n) +
+            " elements, more than 2^31-1",
+        {{SourceLoc{}, "pass --large-buffers to allow tensors of more than 2^31-1 elements"}},
+        ExitCode::ResourceLimit);
     return false;
   }
   if (!checked_mul(*n, dtype_size(t.dtype))) {
-    diag.error(loc, what + " has shape " + t.shape.str() + ", whose byte size overflows 64 bits", {},
-               ExitCode::ResourceLimit);
+    diag.error(loc, what + " has shape " + t.shape.str() + ", whose byte size overflows 64 bits",
+               {}, ExitCode::ResourceLimit);
     return false;
   }
   return true;
@@ -140,7 +142,8 @@ class Inferer {
     return i < ctx_.input_names.size() ? ctx_.input_names[i] : "#" + std::to_string(i);
   }
   Note input_note(size_t i, const std::string& extra = "") const {
-    return {SourceLoc{}, "input " + quoted(input_name(i)) + " has shape " + in_[i].shape.str() + extra};
+    return {SourceLoc{},
+            "input " + quoted(input_name(i)) + " has shape " + in_[i].shape.str() + extra};
   }
 
   // The op's data input must have a rank in [lo, hi].
@@ -148,10 +151,12 @@ class Inferer {
     for (size_t i = 0; i < in_.size(); ++i) {
       int r = in_[i].shape.rank();
       if (r < lo || r > hi) {
-        std::string want = lo == hi ? std::to_string(lo) + "-d" : std::to_string(lo) + "-d to " + std::to_string(hi) + "-d";
+        std::string want = lo == hi ? std::to_string(lo) + "-d"
+                                    : std::to_string(lo) + "-d to " + std::to_string(hi) + "-d";
         error("", std::string(op_name(op_)) + " needs a " + want + " input" +
                       (layout[0] ? std::string(" (") + layout + ")" : "") + ", got " +
-                      (r == 0 ? "a scalar" : in_[i].shape.str()) + " from " + quoted(input_name(i)));
+                      (r == 0 ? "a scalar" : in_[i].shape.str()) + " from " +
+                      quoted(input_name(i)));
         return false;
       }
     }
@@ -161,19 +166,21 @@ class Inferer {
   // One spatial dim of a window op. `dim_name` is "height" or "width".
   std::optional<int64_t> window_dim(const char* dim_name, int64_t in, int64_t k, int64_t s,
                                     int64_t p0, int64_t p1, int64_t d, bool ceil_mode,
-                                    const std::string& kernel_text, const std::string& padded_text) {
+                                    const std::string& kernel_text,
+                                    const std::string& padded_text) {
     int64_t out = window_output_extent(in, k, s, p0, p1, d, ceil_mode);
     if (out < 1) {
       int64_t padded = in + p0 + p1;
       int64_t k_eff = d * (k - 1) + 1;
-      std::string what = d > 1 ? "effective kernel " + kernel_text + " (dilation " + std::to_string(d) + ")"
-                               : "kernel " + kernel_text;
+      std::string what =
+          d > 1 ? "effective kernel " + kernel_text + " (dilation " + std::to_string(d) + ")"
+                : "kernel " + kernel_text;
       error("kernel", what + " is larger than the padded input " + padded_text,
             {input_note(0, p0 + p1 > 0 ? "; padding gives " + padded_text : ""),
-             {SourceLoc{}, std::string("output ") + dim_name + " would be floor((" + std::to_string(in) +
-                               " + " + std::to_string(p0 + p1) + " - " + std::to_string(k_eff) + ") / " +
-                               std::to_string(s) + ") + 1 = " +
-                               std::to_string(floor_div(padded - k_eff, s) + 1)}});
+             {SourceLoc{}, std::string("output ") + dim_name + " would be floor((" +
+                               std::to_string(in) + " + " + std::to_string(p0 + p1) + " - " +
+                               std::to_string(k_eff) + ") / " + std::to_string(s) +
+                               ") + 1 = " + std::to_string(floor_div(padded - k_eff, s) + 1)}});
       return std::nullopt;
     }
     if (!ceil_mode && d * (k - 1) + 1 >= s) {
@@ -184,33 +191,37 @@ class Inferer {
       int64_t unread = (in + p0 + p1) - covered - p1;
       if (unread > 0) {
         warn("stride", std::string("output ") + dim_name + " (" + std::to_string(in) + " + " +
-                           std::to_string(p0 + p1) + " - " + std::to_string(d * (k - 1) + 1) + ") / " +
-                           std::to_string(s) + " + 1 is not an integer; output " + std::to_string(out) +
-                           " leaves the last " + std::to_string(unread) + " input " +
-                           (std::string(dim_name) == "height" ? "row" : "column") + (unread > 1 ? "s" : "") +
-                           " unread");
+                           std::to_string(p0 + p1) + " - " + std::to_string(d * (k - 1) + 1) +
+                           ") / " + std::to_string(s) + " + 1 is not an integer; output " +
+                           std::to_string(out) + " leaves the last " + std::to_string(unread) +
+                           " input " + (std::string(dim_name) == "height" ? "row" : "column") +
+                           (unread > 1 ? "s" : "") + " unread");
       }
     }
     return out;
   }
 
   // Output [N, C, H', W'] of a 2-D window op over input 0.
-  std::optional<Shape> window_shape(int64_t channels, Hw k, Hw s, const Pad4& p, Hw d, bool ceil_mode) {
+  std::optional<Shape> window_shape(int64_t channels, Hw k, Hw s, const Pad4& p, Hw d,
+                                    bool ceil_mode) {
     const Shape& x = in_[0].shape;
-    std::string kernel_text = d.h > 1 || d.w > 1 ? hw_str(d.h * (k.h - 1) + 1, d.w * (k.w - 1) + 1)
-                                                 : hw_str(k.h, k.w);
+    std::string kernel_text =
+        d.h > 1 || d.w > 1 ? hw_str(d.h * (k.h - 1) + 1, d.w * (k.w - 1) + 1) : hw_str(k.h, k.w);
     std::string padded_text = hw_str(x[2] + p.total_h(), x[3] + p.total_w());
-    auto h = window_dim("height", x[2], k.h, s.h, p.top, p.bottom, d.h, ceil_mode, kernel_text, padded_text);
+    auto h = window_dim("height", x[2], k.h, s.h, p.top, p.bottom, d.h, ceil_mode, kernel_text,
+                        padded_text);
     if (!h) return std::nullopt;
-    auto w = window_dim("width", x[3], k.w, s.w, p.left, p.right, d.w, ceil_mode, kernel_text, padded_text);
+    auto w = window_dim("width", x[3], k.w, s.w, p.left, p.right, d.w, ceil_mode, kernel_text,
+                        padded_text);
     if (!w) return std::nullopt;
     return Shape{{x[0], channels, *h, *w}};
   }
 
   int64_t norm_axis(int64_t axis, int rank, const char* attr) {
     if (axis < -rank || axis >= rank) {
-      error(attr, "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank) +
-                      " (valid: " + std::to_string(-rank) + ".." + std::to_string(rank - 1) + ")",
+      error(attr,
+            "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank) +
+                " (valid: " + std::to_string(-rank) + ".." + std::to_string(rank - 1) + ")",
             {input_note(0)});
       return -1;
     }
@@ -228,8 +239,9 @@ std::optional<OpShapes> infer_conv(Inferer& I, const Conv2dAttrs& a) {
   const Shape& x = I.in_[0].shape;
   int64_t c = x[1];
   if (c % a.groups != 0) {
-    I.error("groups", "groups " + std::to_string(a.groups) + " must divide the input channels " +
-                          std::to_string(c) + " and the filters " + std::to_string(a.filters),
+    I.error("groups",
+            "groups " + std::to_string(a.groups) + " must divide the input channels " +
+                std::to_string(c) + " and the filters " + std::to_string(a.filters),
             {I.input_note(0)});
     return std::nullopt;
   }
@@ -265,12 +277,15 @@ std::optional<OpShapes> infer_same(Inferer& I) {
 std::optional<OpShapes> infer_batch_norm(Inferer& I) {
   if (!I.need_rank(2, 4, "N, C[, H, W]")) return std::nullopt;
   if (I.in_[0].shape.rank() == 3) {
-    I.error("", "batch_norm needs a 2-d (N, C) or 4-d (N, C, H, W) input, got " + I.in_[0].shape.str());
+    I.error("",
+            "batch_norm needs a 2-d (N, C) or 4-d (N, C, H, W) input, got " + I.in_[0].shape.str());
     return std::nullopt;
   }
   Shape c{{I.in_[0].shape[1]}};
   return OpShapes{{I.in_[0]},
-                  {{ParamRole::Gamma, c}, {ParamRole::Beta, c}, {ParamRole::RunningMean, c},
+                  {{ParamRole::Gamma, c},
+                   {ParamRole::Beta, c},
+                   {ParamRole::RunningMean, c},
                    {ParamRole::RunningVar, c}}};
 }
 
@@ -294,8 +309,9 @@ std::optional<OpShapes> infer_flatten_like(Inferer& I, int64_t units, bool linea
 std::optional<OpShapes> infer_add(Inferer& I) {
   for (size_t i = 1; i < I.in_.size(); ++i) {
     if (I.in_[i].shape != I.in_[0].shape) {
-      I.error("", "add needs equal shapes, got " + I.in_[0].shape.str() + " (" + quoted(I.input_name(0)) +
-                      ") and " + I.in_[i].shape.str() + " (" + quoted(I.input_name(i)) + ")");
+      I.error("", "add needs equal shapes, got " + I.in_[0].shape.str() + " (" +
+                      quoted(I.input_name(0)) + ") and " + I.in_[i].shape.str() + " (" +
+                      quoted(I.input_name(i)) + ")");
       return std::nullopt;
     }
   }
@@ -320,9 +336,9 @@ std::optional<OpShapes> infer_concat(Inferer& I, const ConcatAttrs& a) {
     for (int d = 0; d < rank; ++d) {
       if (d == axis || s[d] == out[d]) continue;
       I.error("", "concat on axis " + std::to_string(axis) + ": dimension " + std::to_string(d) +
-                      " differs: " + std::to_string(I.in_[0].shape[d]) + " (" + quoted(I.input_name(0)) +
-                      ", " + I.in_[0].shape.str() + ") vs " + std::to_string(s[d]) + " (" +
-                      quoted(I.input_name(i)) + ", " + s.str() + ")");
+                      " differs: " + std::to_string(I.in_[0].shape[d]) + " (" +
+                      quoted(I.input_name(0)) + ", " + I.in_[0].shape.str() + ") vs " +
+                      std::to_string(s[d]) + " (" + quoted(I.input_name(i)) + ", " + s.str() + ")");
       return std::nullopt;
     }
     auto sum = checked_add(out.dims[static_cast<size_t>(axis)], s[static_cast<int>(axis)]);
@@ -394,7 +410,8 @@ std::optional<OpShapes> infer_shapes(OpKind op, const Attrs& attrs,
       << op_name(op) << " '" << ctx.layer << "' given " << n << " data inputs";
   for (const auto& t : data_inputs) {
     if (t.dtype != DType::F32) {
-      ctx.diag.error(ctx.loc, "layer '" + ctx.layer + "': inputs must be f32, got " + dtype_name(t.dtype));
+      ctx.diag.error(ctx.loc,
+                     "layer '" + ctx.layer + "': inputs must be f32, got " + dtype_name(t.dtype));
       return std::nullopt;
     }
   }
@@ -402,11 +419,14 @@ std::optional<OpShapes> infer_shapes(OpKind op, const Attrs& attrs,
   auto r = dispatch(I, op, attrs);
   if (!r || !I.ok()) return std::nullopt;
   std::vector<ParamRole> roles = param_roles(op, attrs);
-  CNNC_INTERNAL_ASSERT(roles.size() == r->params.size()) << op_name(op) << ": param_roles and shapes disagree";
+  CNNC_INTERNAL_ASSERT(roles.size() == r->params.size())
+      << op_name(op) << ": param_roles and shapes disagree";
   for (size_t i = 0; i < roles.size(); ++i)
-    CNNC_INTERNAL_ASSERT(roles[i] == r->params[i].role) << op_name(op) << ": parameter " << i << " out of order";
+    CNNC_INTERNAL_ASSERT(roles[i] == r->params[i].role)
+        << op_name(op) << ": parameter " << i << " out of order";
   for (const auto& t : r->outputs) {
-    if (!check_tensor_limits(t, "the output of layer '" + ctx.layer + "'", ctx.loc, ctx.options, ctx.diag))
+    if (!check_tensor_limits(t, "the output of layer '" + ctx.layer + "'", ctx.loc, ctx.options,
+                             ctx.diag))
       return std::nullopt;
   }
   for (const auto& p : r->params) {
@@ -426,11 +446,13 @@ bool set_batch(Graph& g, int64_t batch, const ShapeOptions& opts, DiagnosticEngi
   for (Value* in : g.inputs()) {
     if (in->type.shape.rank() == 0) continue;
     in->type.shape.dims[0] = batch;
-    if (!check_tensor_limits(in->type, "input '" + in->name + "'", in->loc, opts, diag)) return false;
+    if (!check_tensor_limits(in->type, "input '" + in->name + "'", in->loc, opts, diag))
+      return false;
   }
   for (const auto& n : g.nodes()) {
     auto ops = split_operands(*n);
-    CNNC_INTERNAL_ASSERT(ops.has_value()) << "set_batch on an unverified node '" << n->name() << "'";
+    CNNC_INTERNAL_ASSERT(ops.has_value())
+        << "set_batch on an unverified node '" << n->name() << "'";
     std::vector<TensorType> in;
     std::vector<std::string> names;
     for (Value* d : ops->data) {

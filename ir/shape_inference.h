@@ -62,7 +62,9 @@ Arity data_arity(OpKind op);
 
 /// The parameter operands the op takes with these attributes, in operand order.
 std::vector<ParamRole> param_roles(OpKind op, const Attrs& attrs);
-inline int num_params(OpKind op, const Attrs& attrs) { return static_cast<int>(param_roles(op, attrs).size()); }
+inline int num_params(OpKind op, const Attrs& attrs) {
+  return static_cast<int>(param_roles(op, attrs).size());
+}
 
 /// Infers output types and parameter shapes. Reports errors through ctx and
 /// returns nullopt on failure.

@@ -11,7 +11,8 @@ std::string sigil(const Value* v) { return (v->kind == ValueKind::Param ? "@" : 
 
 class Verifier {
  public:
-  Verifier(const Graph& g, DiagnosticEngine& d, const ShapeOptions& o) : g_(g), diag_(d), opts_(o) {}
+  Verifier(const Graph& g, DiagnosticEngine& d, const ShapeOptions& o)
+      : g_(g), diag_(d), opts_(o) {}
 
   bool run() {
     if (g_.inputs().empty()) err(SourceLoc{}, "graph '" + g_.name + "' has no inputs");
@@ -59,7 +60,9 @@ class Verifier {
     if (!ops) {
       Arity a = data_arity(n.op);
       err(n.loc, layer + op_name(n.op) + " takes " + std::to_string(a.min) +
-                     (a.max < 0 ? " or more" : a.max == a.min ? "" : "-" + std::to_string(a.max)) +
+                     (a.max < 0        ? " or more"
+                      : a.max == a.min ? ""
+                                       : "-" + std::to_string(a.max)) +
                      " data input(s) and " + std::to_string(num_params(n.op, n.attrs)) +
                      " parameter(s), got " + std::to_string(n.inputs.size()) + " operands");
       operands_ok = false;
@@ -90,7 +93,8 @@ class Verifier {
       }
     }
     for (Value* o : n.outputs) {
-      if (o->producer != &n) err(n.loc, layer + "result " + sigil(o) + " does not point back at its node");
+      if (o->producer != &n)
+        err(n.loc, layer + "result " + sigil(o) + " does not point back at its node");
       define(o);
     }
   }
@@ -98,25 +102,26 @@ class Verifier {
   void compare(const Node& n, const OpShapes& s, const Operands& ops) {
     const std::string layer = "layer '" + n.name() + "': ";
     if (s.outputs.size() != n.outputs.size()) {
-      err(n.loc, layer + op_name(n.op) + " has " + std::to_string(s.outputs.size()) + " results, node has " +
-                     std::to_string(n.outputs.size()));
+      err(n.loc, layer + op_name(n.op) + " has " + std::to_string(s.outputs.size()) +
+                     " results, node has " + std::to_string(n.outputs.size()));
       return;
     }
     for (size_t i = 0; i < s.outputs.size(); ++i) {
       if (s.outputs[i] != n.outputs[i]->type)
-        err(n.loc, layer + "result " + sigil(n.outputs[i]) + " has type " + n.outputs[i]->type.str() +
-                       ", but " + op_name(n.op) + " gives " + s.outputs[i].str());
+        err(n.loc, layer + "result " + sigil(n.outputs[i]) + " has type " +
+                       n.outputs[i]->type.str() + ", but " + op_name(n.op) + " gives " +
+                       s.outputs[i].str());
     }
     for (size_t i = 0; i < s.params.size(); ++i) {
       const Value* p = ops.params[i];
       TensorType want{DType::F32, s.params[i].shape};
       if (p->type != want)
-        err(n.loc, layer + "parameter " + sigil(p) + " (" + param_suffix(s.params[i].role) + ") has type " +
-                       p->type.str() + ", needs " + want.str());
+        err(n.loc, layer + "parameter " + sigil(p) + " (" + param_suffix(s.params[i].role) +
+                       ") has type " + p->type.str() + ", needs " + want.str());
     }
     if (ops.residual && ops.residual->type != s.outputs[0])
-      err(n.loc, layer + "residual " + sigil(ops.residual) + " has type " + ops.residual->type.str() +
-                     ", needs the result type " + s.outputs[0].str());
+      err(n.loc, layer + "residual " + sigil(ops.residual) + " has type " +
+                     ops.residual->type.str() + ", needs the result type " + s.outputs[0].str());
   }
 
   const Graph& g_;

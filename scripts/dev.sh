@@ -25,6 +25,8 @@ case "${1:-}" in
   test)
     start=$(date +%s)
     ./scripts/setup.sh
+    echo "== clang-format-14 (.clang-format: Google style, 100 columns)"
+    git ls-files '*.cpp' '*.h' | xargs clang-format-14 --dry-run --Werror
     echo "== release build (gcc, -Werror): unit, lit, torchvision"
     cmake --preset release >/dev/null
     cmake --build build/release -j "$jobs" >/dev/null

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential cmake ninja-build git
-  clang-14 lld-14 llvm-14-dev llvm-14-tools libclang-rt-14-dev
+  clang-14 clang-format-14 lld-14 llvm-14-dev llvm-14-tools libclang-rt-14-dev
   libhalide14-0-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev protobuf-compiler

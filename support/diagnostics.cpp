@@ -79,8 +79,7 @@ void DiagnosticEngine::error(const SourceLoc& loc, std::string message, std::vec
   report(Diagnostic{Severity::Error, loc, std::move(message), std::move(notes), kind});
 }
 
-void DiagnosticEngine::warning(const SourceLoc& loc, std::string message,
-                               std::vector<Note> notes) {
+void DiagnosticEngine::warning(const SourceLoc& loc, std::string message, std::vector<Note> notes) {
   report(Diagnostic{Severity::Warning, loc, std::move(message), std::move(notes),
                     ExitCode::InvalidInput});
 }

@@ -73,7 +73,7 @@ struct Diagnostic {
 struct DiagnosticsAbort {};
 
 struct DiagnosticOptions {
-  int max_errors = 20;        ///< stop after this many errors (as a compiler does)
+  int max_errors = 20;  ///< stop after this many errors (as a compiler does)
   bool warnings_as_errors = false;
 };
 

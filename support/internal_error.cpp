@@ -20,8 +20,8 @@ void set_internal_error_hook(std::function<void()> hook) { hook_slot() = std::mo
 namespace detail {
 const char* short_path(const char* file) {
   // Print paths relative to the source tree: "ir/graph.cpp", not the build machine's.
-  for (const char* dir : {"/support/", "/ir/", "/frontend/", "/passes/", "/backends/",
-                          "/runtime/", "/tools/", "/test/"}) {
+  for (const char* dir : {"/support/", "/ir/", "/frontend/", "/passes/", "/backends/", "/runtime/",
+                          "/tools/", "/test/"}) {
     if (const char* p = std::strstr(file, dir)) return p + 1;
   }
   return file;

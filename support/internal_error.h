@@ -44,9 +44,8 @@ const char* short_path(const char* file);
 
 }  // namespace cnnc
 
-#define CNNC_INTERNAL_ASSERT(cond)                       \
-  (cond) ? (void)0                                       \
-         : ::cnnc::detail::Voidify() &                   \
-               ::cnnc::InternalErrorReporter(#cond, __FILE__, __LINE__)
+#define CNNC_INTERNAL_ASSERT(cond) \
+  (cond) ? (void)0                 \
+         : ::cnnc::detail::Voidify() & ::cnnc::InternalErrorReporter(#cond, __FILE__, __LINE__)
 
 #define CNNC_INTERNAL_ERROR() CNNC_INTERNAL_ASSERT(false)

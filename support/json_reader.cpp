@@ -261,9 +261,10 @@ class Parser {
   // Validates one UTF-8 sequence starting at i_ and appends it to out.
   void take_utf8(std::string& out) {
     unsigned char c = static_cast<unsigned char>(peek());
-    int len = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-              : (c >= 0xF0 && c <= 0xF4)                                ? 4
-                                                                        : 0;
+    int len = (c >= 0xC2 && c <= 0xDF)   ? 2
+              : (c >= 0xE0 && c <= 0xEF) ? 3
+              : (c >= 0xF0 && c <= 0xF4) ? 4
+                                         : 0;
     if (len == 0 || i_ + len > s_.size()) fail("invalid UTF-8 byte " + byte_hex(c));
     uint32_t cp = c & (0xFF >> (len + 1));
     for (int k = 1; k < len; ++k) {

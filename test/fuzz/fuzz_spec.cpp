@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cnnc::DiagnosticEngine diag(sink);
   cnnc::frontend::FrontendOptions opts;
   opts.max_layers = 2000;  // keeps each input fast; the limit check itself is exercised
-  auto g = cnnc::frontend::read_json_spec_text(text, cnnc::make_file_loc("fuzz.json"), "/nonexistent", opts, diag);
+  auto g = cnnc::frontend::read_json_spec_text(text, cnnc::make_file_loc("fuzz.json"),
+                                               "/nonexistent", opts, diag);
   if (!g) return 0;
   cnnc::ir::analyze(*g);
   std::string printed = cnnc::ir::print_graph(*g);

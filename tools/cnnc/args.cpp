@@ -10,7 +10,8 @@ std::string parse_int_in(const std::string& s, int64_t lo, int64_t hi, int64_t* 
   int64_t v = 0;
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size() || v < lo || v > hi)
-    return "must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" + s + "'";
+    return "must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
+           s + "'";
   *out = v;
   return "";
 }
@@ -24,16 +25,18 @@ void ArgParser::flag(std::string name, std::string help, bool* target) {
 
 void ArgParser::option(std::string name, std::string metavar, std::string help,
                        std::function<std::string(const std::string&)> set) {
-  opts_.push_back(Opt{std::move(name), std::move(metavar), std::move(help), std::move(set), nullptr, false, ""});
+  opts_.push_back(Opt{std::move(name), std::move(metavar), std::move(help), std::move(set), nullptr,
+                      false, ""});
 }
 
-void ArgParser::int_option(std::string name, std::string metavar, std::string help, int64_t* target, int64_t lo,
-                           int64_t hi) {
+void ArgParser::int_option(std::string name, std::string metavar, std::string help, int64_t* target,
+                           int64_t lo, int64_t hi) {
   option(std::move(name), std::move(metavar), std::move(help),
          [=](const std::string& v) { return parse_int_in(v, lo, hi, target); });
 }
 
-void ArgParser::choice(std::string name, std::string help, std::string* target, std::vector<std::string> choices) {
+void ArgParser::choice(std::string name, std::string help, std::string* target,
+                       std::vector<std::string> choices) {
   std::string list;
   for (const auto& c : choices) list += (list.empty() ? "" : "|") + c;
   option(std::move(name), list, std::move(help), [=](const std::string& v) -> std::string {
@@ -54,7 +57,9 @@ std::string ArgParser::help() const {
   std::string h = "usage: " + usage_ + "\n\n" + summary_ + "\n";
   if (!pos_.empty()) {
     h += "\narguments:\n";
-    for (const auto& p : pos_) h += "  " + p.metavar + std::string(p.metavar.size() < 24 ? 24 - p.metavar.size() : 1, ' ') + p.help + "\n";
+    for (const auto& p : pos_)
+      h += "  " + p.metavar + std::string(p.metavar.size() < 24 ? 24 - p.metavar.size() : 1, ' ') +
+           p.help + "\n";
   }
   h += "\noptions:\n";
   auto line = [&](const std::string& left, const std::string& help) {
@@ -76,7 +81,8 @@ std::string ArgParser::help() const {
   return h;
 }
 
-ArgParser::Result ArgParser::parse(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+ArgParser::Result ArgParser::parse(const std::vector<std::string>& args, std::ostream& out,
+                                   std::ostream& err) {
   size_t next_pos = 0;
   auto usage_error = [&](const std::string& msg) {
     err << "error: " << msg << "\nusage: " << usage_ << " (see --help)\n";
@@ -111,11 +117,13 @@ ArgParser::Result ArgParser::parse(const std::vector<std::string>& args, std::os
         continue;
       }
       if (!has_value) {
-        if (i + 1 >= args.size()) return usage_error("option " + name + " needs a value (" + o->metavar + ")");
+        if (i + 1 >= args.size())
+          return usage_error("option " + name + " needs a value (" + o->metavar + ")");
         value = args[++i];
       }
       if (o->seen && o->value != value)
-        return usage_error(name + " given twice with different values ('" + o->value + "' and '" + value + "')");
+        return usage_error(name + " given twice with different values ('" + o->value + "' and '" +
+                           value + "')");
       o->seen = true;
       o->value = value;
       std::string problem = o->set(value);

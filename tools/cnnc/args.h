@@ -22,10 +22,11 @@ class ArgParser {
   void option(std::string name, std::string metavar, std::string help,
               std::function<std::string(const std::string&)> set);
   /// An integer option in [lo, hi].
-  void int_option(std::string name, std::string metavar, std::string help, int64_t* target, int64_t lo,
-                  int64_t hi);
+  void int_option(std::string name, std::string metavar, std::string help, int64_t* target,
+                  int64_t lo, int64_t hi);
   /// A string option restricted to `choices`.
-  void choice(std::string name, std::string help, std::string* target, std::vector<std::string> choices);
+  void choice(std::string name, std::string help, std::string* target,
+              std::vector<std::string> choices);
   /// The next positional argument (required).
   void positional(std::string metavar, std::string help, std::string* target);
   /// Free text appended to --help (conventions, examples).

@@ -18,16 +18,19 @@ struct Verb {
 
 const Verb kVerbs[] = {
     {"dump-ir", "print the network as textual IR", cnnc::tool::verb_dump_ir},
-    {"report", "per-layer shapes, parameters, MACs, FLOPs, memory and receptive fields", cnnc::tool::verb_report},
+    {"report", "per-layer shapes, parameters, MACs, FLOPs, memory and receptive fields",
+     cnnc::tool::verb_report},
 };
 
 void usage(std::ostream& o) {
   o << "usage: cnnc VERB [options]   (cnnc VERB --help for the options of a verb)\n\n"
        "cnnc compiles convolutional networks ahead of time.\n\nverbs:\n";
-  for (const Verb& v : kVerbs) o << "  " << v.name << std::string(12 - std::strlen(v.name), ' ') << v.summary << "\n";
+  for (const Verb& v : kVerbs)
+    o << "  " << v.name << std::string(12 - std::strlen(v.name), ' ') << v.summary << "\n";
   o << "\nNET is a .json network spec or a .cnnir textual-IR file.\n"
        "Errors are printed as file:line:col: error: message.\n"
-       "exit status: 0 ok, 1 invalid input, 2 usage, 3 resource limit, 4 I/O error, 70 internal error\n";
+       "exit status: 0 ok, 1 invalid input, 2 usage, 3 resource limit, 4 I/O error, 70 internal "
+       "error\n";
 }
 
 }  // namespace

@@ -11,18 +11,21 @@
 namespace cnnc::tool {
 
 void NetworkOptions::add_to(ArgParser& p) {
-  p.int_option("--batch", "N", "batch size: replaces dim 0 of every input (default: as in NET)", &batch, 1,
-               (int64_t{1} << 31) - 1);
-  p.int_option("--max-input-size", "BYTES", "largest input file read (default 64 MiB)", &frontend.max_input_size, 1,
-               INT64_MAX);
-  p.int_option("--max-layers", "N", "most layers after block expansion (default 100000)", &frontend.max_layers, 1,
-               INT32_MAX);
-  p.flag("--large-buffers", "allow tensors of more than 2^31-1 elements", &frontend.shapes.large_buffers);
+  p.int_option("--batch", "N", "batch size: replaces dim 0 of every input (default: as in NET)",
+               &batch, 1, (int64_t{1} << 31) - 1);
+  p.int_option("--max-input-size", "BYTES", "largest input file read (default 64 MiB)",
+               &frontend.max_input_size, 1, INT64_MAX);
+  p.int_option("--max-layers", "N", "most layers after block expansion (default 100000)",
+               &frontend.max_layers, 1, INT32_MAX);
+  p.flag("--large-buffers", "allow tensors of more than 2^31-1 elements",
+         &frontend.shapes.large_buffers);
   p.flag("--strict-shapes",
-         "make it an error when a window op leaves input rows or columns unread\n(floor of a non-integer output "
+         "make it an error when a window op leaves input rows or columns unread\n(floor of a "
+         "non-integer output "
          "size; a warning by default)",
          &frontend.shapes.strict_shapes);
-  p.flag("--allow-paths-outside-model-dir", "let \"weights\" name a file outside the spec's directory",
+  p.flag("--allow-paths-outside-model-dir",
+         "let \"weights\" name a file outside the spec's directory",
          &frontend.allow_paths_outside_model_dir);
   p.flag("-Werror", "treat warnings as errors", &werror);
   p.int_option("--max-errors", "N", "stop after N errors (default 20)", &max_errors, 1, 100000);
@@ -35,23 +38,47 @@ DiagnosticOptions NetworkOptions::diagnostics() const {
   return d;
 }
 
-std::optional<ir::Graph> load_for_verb(const std::string& net, const NetworkOptions& o, DiagnosticEngine& diag) {
+std::optional<ir::Graph> load_for_verb(const std::string& net, const NetworkOptions& o,
+                                       DiagnosticEngine& diag) {
   auto g = frontend::load_network(net, o.frontend, diag);
   if (!g) return std::nullopt;
   if (o.batch > 0 && !ir::set_batch(*g, o.batch, o.frontend.shapes, diag)) return std::nullopt;
   return g;
 }
 
-void emit_output(const std::string& path, const std::string& input, const std::string& text, DiagnosticEngine& diag) {
+void emit_output(const std::string& path, const std::string& input, const std::string& text,
+                 DiagnosticEngine& diag) {
   if (path.empty() || path == "-") {
     std::cout << text;
     std::cout.flush();
     return;
   }
-  struct stat a {}, b {};
-  if (::stat(path.c_str(), &a) == 0 && ::stat(input.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+  struct stat a {
+  }, b{};
+  if (::stat(path.c_str(), &a) == 0 && ::stat(input.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+      a.st_ino == b.st_ino)
     diag.fatal(make_file_loc(path), "refusing to overwrite the input file", {}, ExitCode::Usage);
   write_output_file_atomically(path, text, diag);
+}
+
+void add_output_option(ArgParser& p, const char* what, std::string* out) {
+  p.option("-o", "FILE", std::string("write ") + what + " to FILE instead of stdout (atomically)",
+           [out](const std::string& v) {
+             *out = v;
+             return std::string();
+           });
+}
+
+std::optional<int> parse_verb_args(ArgParser& p, const std::vector<std::string>& args) {
+  switch (p.parse(args, std::cout, std::cerr)) {
+    case ArgParser::Result::Help:
+      return 0;
+    case ArgParser::Result::Error:
+      return static_cast<int>(ExitCode::Usage);
+    case ArgParser::Result::Ok:
+      break;
+  }
+  return std::nullopt;
 }
 
 int run_verb(DiagnosticEngine& diag, const std::function<void()>& body) {

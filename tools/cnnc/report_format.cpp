@@ -55,17 +55,20 @@ int64_t per_image(int64_t v, int64_t batch) { return batch > 0 ? v / batch : v; 
 
 std::string table(const ir::Graph& g, const ir::GraphStats& st) {
   std::vector<Row> rows = make_rows(st);
-  const std::vector<std::string> head = {"layer", "type",  "output", "activations", "act. bytes",
+  const std::vector<std::string> head = {"layer",  "type", "output", "activations", "act. bytes",
                                          "params", "MACs", "FLOPs",  "RF",          "jump"};
   std::vector<std::vector<std::string>> cells;
   for (const Row& r : rows) {
     const ir::LayerStats& s = *r.s;
-    cells.push_back({r.name, r.type, r.shape, format_thousands(s.activation_elements) + (s.in_place ? "*" : " "),
-                     format_bytes(s.activation_elements * 4), format_thousands(s.params), format_thousands(s.macs),
-                     format_thousands(s.flops), rf_size(s.rf), rf_jump(s.rf)});
+    cells.push_back({r.name, r.type, r.shape,
+                     format_thousands(s.activation_elements) + (s.in_place ? "*" : " "),
+                     format_bytes(s.activation_elements * 4), format_thousands(s.params),
+                     format_thousands(s.macs), format_thousands(s.flops), rf_size(s.rf),
+                     rf_jump(s.rf)});
   }
-  cells.push_back({"total", "", "", format_thousands(st.activation_elements) + " ", format_bytes(st.activation_bytes),
-                   format_thousands(st.params), format_thousands(st.macs), format_thousands(st.flops), "", ""});
+  cells.push_back({"total", "", "", format_thousands(st.activation_elements) + " ",
+                   format_bytes(st.activation_bytes), format_thousands(st.params),
+                   format_thousands(st.macs), format_thousands(st.flops), "", ""});
   std::vector<size_t> w(head.size());
   for (size_t c = 0; c < head.size(); ++c) {
     w[c] = head[c].size();
@@ -74,7 +77,8 @@ std::string table(const ir::Graph& g, const ir::GraphStats& st) {
   // Text columns align left, numbers right.
   auto left = [](size_t c) { return c < 3; };
   std::ostringstream o;
-  o << "network '" << g.name << "', batch " << st.batch << ", " << g.nodes().size() << " layers\n\n";
+  o << "network '" << g.name << "', batch " << st.batch << ", " << g.nodes().size()
+    << " layers\n\n";
   auto emit = [&](const std::vector<std::string>& row) {
     std::string line;
     for (size_t c = 0; c < row.size(); ++c) {
@@ -95,12 +99,15 @@ std::string table(const ir::Graph& g, const ir::GraphStats& st) {
   o << "parameters        " << format_thousands(st.params) << " trainable";
   if (st.state) o << " + " << format_thousands(st.state) << " batch-norm running statistics";
   o << " (" << format_bytes(st.param_bytes) << " as f32)\n";
-  o << "multiply-adds     " << format_thousands(st.macs) << " (" << format_si(static_cast<double>(st.macs))
-    << "); per image " << format_thousands(per_image(st.macs, st.batch)) << "\n";
-  o << "FLOPs             " << format_thousands(st.flops) << " (" << format_si(static_cast<double>(st.flops))
-    << "); per image " << format_thousands(per_image(st.flops, st.batch)) << "\n";
+  o << "multiply-adds     " << format_thousands(st.macs) << " ("
+    << format_si(static_cast<double>(st.macs)) << "); per image "
+    << format_thousands(per_image(st.macs, st.batch)) << "\n";
+  o << "FLOPs             " << format_thousands(st.flops) << " ("
+    << format_si(static_cast<double>(st.flops)) << "); per image "
+    << format_thousands(per_image(st.flops, st.batch)) << "\n";
   o << "activations       " << format_thousands(st.activation_elements) << " values, "
-    << format_bytes(st.activation_bytes) << "; per image " << format_bytes(per_image(st.activation_bytes, st.batch))
+    << format_bytes(st.activation_bytes) << "; per image "
+    << format_bytes(per_image(st.activation_bytes, st.batch))
     << " (forward, no reuse between layers, * = in place; about twice for training)\n";
   o << "                  " << format_thousands(st.activation_elements_all) << " values, "
     << format_bytes(st.activation_elements_all * 4) << " without in-place layers\n";
@@ -126,7 +133,8 @@ nlohmann::ordered_json to_json(const ir::Graph& g, const ir::GraphStats& st) {
     l["state"] = s.state;
     l["macs"] = s.macs;
     l["flops"] = s.flops;
-    l["receptive_field"] = {{"size", {s.rf.size_h, s.rf.size_w}}, {"jump", {s.rf.jump_h, s.rf.jump_w}}};
+    l["receptive_field"] = {{"size", {s.rf.size_h, s.rf.size_w}},
+                            {"jump", {s.rf.jump_h, s.rf.jump_w}}};
     layers.push_back(std::move(l));
   }
   j["layers"] = std::move(layers);
@@ -148,15 +156,17 @@ nlohmann::ordered_json to_json(const ir::Graph& g, const ir::GraphStats& st) {
 
 std::string csv(const ir::GraphStats& st) {
   std::ostringstream o;
-  o << "name,type,output_shape,activation_elements,activation_bytes,in_place,params,macs,flops,rf_h,rf_w,jump_h,jump_w\n";
+  o << "name,type,output_shape,activation_elements,activation_bytes,in_place,params,macs,flops,rf_"
+       "h,rf_w,jump_h,jump_w\n";
   for (const Row& r : make_rows(st)) {
     const ir::LayerStats& s = *r.s;
     o << csv_field(r.name) << "," << r.type << "," << r.shape << "," << s.activation_elements << ","
-      << s.activation_elements * 4 << "," << (s.in_place ? "1" : "0") << "," << s.params << "," << s.macs << "," << s.flops << "," << s.rf.size_h << ","
-      << s.rf.size_w << "," << s.rf.jump_h << "," << s.rf.jump_w << "\n";
+      << s.activation_elements * 4 << "," << (s.in_place ? "1" : "0") << "," << s.params << ","
+      << s.macs << "," << s.flops << "," << s.rf.size_h << "," << s.rf.size_w << "," << s.rf.jump_h
+      << "," << s.rf.jump_w << "\n";
   }
-  o << "total,,," << st.activation_elements << "," << st.activation_bytes << ",," << st.params << "," << st.macs << ","
-    << st.flops << ",,,,\n";
+  o << "total,,," << st.activation_elements << "," << st.activation_bytes << ",," << st.params
+    << "," << st.macs << "," << st.flops << ",,,,\n";
   return o.str();
 }
 
@@ -172,21 +182,25 @@ std::string markdown(const ir::Graph& g, const ir::GraphStats& st) {
   };
   for (const Row& r : make_rows(st)) {
     const ir::LayerStats& s = *r.s;
-    o << "| " << esc(r.name) << " | " << r.type << " | " << r.shape << " | " << format_thousands(s.activation_elements)
-      << (s.in_place ? "*" : "") << " | " << format_thousands(s.params) << " | " << format_thousands(s.macs) << " | "
+    o << "| " << esc(r.name) << " | " << r.type << " | " << r.shape << " | "
+      << format_thousands(s.activation_elements) << (s.in_place ? "*" : "") << " | "
+      << format_thousands(s.params) << " | " << format_thousands(s.macs) << " | "
       << format_thousands(s.flops) << " | " << rf_size(s.rf) << " | " << rf_jump(s.rf) << " |\n";
   }
-  o << "| **total** | | | " << format_thousands(st.activation_elements) << " | " << format_thousands(st.params)
-    << " | " << format_thousands(st.macs) << " | " << format_thousands(st.flops) << " | | |\n\n";
+  o << "| **total** | | | " << format_thousands(st.activation_elements) << " | "
+    << format_thousands(st.params) << " | " << format_thousands(st.macs) << " | "
+    << format_thousands(st.flops) << " | | |\n\n";
   o << "Parameters: " << format_thousands(st.params) << " (" << format_bytes(st.param_bytes)
-    << "). Activations: " << format_bytes(st.activation_bytes) << " (" << format_bytes(per_image(st.activation_bytes, st.batch))
+    << "). Activations: " << format_bytes(st.activation_bytes) << " ("
+    << format_bytes(per_image(st.activation_bytes, st.batch))
     << " per image; * layers work in place).\n";
   return o.str();
 }
 
 }  // namespace
 
-std::string format_report(const ir::Graph& g, const ir::GraphStats& stats, const std::string& format) {
+std::string format_report(const ir::Graph& g, const ir::GraphStats& stats,
+                          const std::string& format) {
   if (format == "json") return to_json(g, stats).dump(2) + "\n";
   if (format == "csv") return csv(stats);
   if (format == "markdown") return markdown(g, stats);

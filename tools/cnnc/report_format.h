@@ -10,6 +10,7 @@
 namespace cnnc::tool {
 
 /// `format` is one of table, json, csv, markdown.
-std::string format_report(const ir::Graph& g, const ir::GraphStats& stats, const std::string& format);
+std::string format_report(const ir::Graph& g, const ir::GraphStats& stats,
+                          const std::string& format);
 
 }  // namespace cnnc::tool

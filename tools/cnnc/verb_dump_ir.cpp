@@ -10,21 +10,12 @@ int verb_dump_ir(const std::vector<std::string>& args) {
   std::string net, out;
   ArgParser p("cnnc dump-ir NET [options]",
               "Prints the network as textual IR (.cnnir). The text parses back to the same graph:\n"
-              "`cnnc dump-ir net.cnnir` prints it unchanged, so passes can be tested on a few lines of IR.");
+              "`cnnc dump-ir net.cnnir` prints it unchanged, so passes can be tested on a few "
+              "lines of IR.");
   p.positional("NET", "the network: a .json spec or a .cnnir file", &net);
-  p.option("-o", "FILE", "write the IR to FILE instead of stdout (atomically)", [&](const std::string& v) {
-    out = v;
-    return std::string();
-  });
+  add_output_option(p, "the IR", &out);
   net_opts.add_to(p);
-  switch (p.parse(args, std::cout, std::cerr)) {
-    case ArgParser::Result::Help:
-      return 0;
-    case ArgParser::Result::Error:
-      return static_cast<int>(ExitCode::Usage);
-    case ArgParser::Result::Ok:
-      break;
-  }
+  if (auto done = parse_verb_args(p, args)) return *done;
   DiagnosticEngine diag(std::cerr, net_opts.diagnostics());
   return run_verb(diag, [&] {
     auto g = load_for_verb(net, net_opts, diag);

@@ -27,25 +27,17 @@ exit status: 0 ok, 1 invalid input, 2 usage, 3 resource limit, 4 I/O error, 70 i
 int verb_report(const std::vector<std::string>& args) {
   NetworkOptions net_opts;
   std::string net, format = "table", out;
-  ArgParser p("cnnc report NET [options]",
-              "Prints each layer's output shape, activation size, parameters, multiply-adds, FLOPs and\n"
-              "receptive field, and the totals. NET is a .json spec or a .cnnir file.");
+  ArgParser p(
+      "cnnc report NET [options]",
+      "Prints each layer's output shape, activation size, parameters, multiply-adds, FLOPs and\n"
+      "receptive field, and the totals. NET is a .json spec or a .cnnir file.");
   p.positional("NET", "the network", &net);
-  p.choice("--format", "output format (default table)", &format, {"table", "json", "csv", "markdown"});
-  p.option("-o", "FILE", "write the report to FILE instead of stdout (atomically)", [&](const std::string& v) {
-    out = v;
-    return std::string();
-  });
+  p.choice("--format", "output format (default table)", &format,
+           {"table", "json", "csv", "markdown"});
+  add_output_option(p, "the report", &out);
   net_opts.add_to(p);
   p.epilog(kConventions);
-  switch (p.parse(args, std::cout, std::cerr)) {
-    case ArgParser::Result::Help:
-      return 0;
-    case ArgParser::Result::Error:
-      return static_cast<int>(ExitCode::Usage);
-    case ArgParser::Result::Ok:
-      break;
-  }
+  if (auto done = parse_verb_args(p, args)) return *done;
   DiagnosticEngine diag(std::cerr, net_opts.diagnostics());
   return run_verb(diag, [&] {
     auto g = load_for_verb(net, net_opts, diag);

@@ -28,13 +28,22 @@ struct NetworkOptions {
 };
 
 /// Loads NET with the options (batch override included); nullopt after errors.
-std::optional<ir::Graph> load_for_verb(const std::string& net, const NetworkOptions& o, DiagnosticEngine& diag);
+std::optional<ir::Graph> load_for_verb(const std::string& net, const NetworkOptions& o,
+                                       DiagnosticEngine& diag);
 
 /// Writes `text` to `path` atomically, or to stdout when `path` is empty or
 /// "-". Refuses to overwrite `input`.
-void emit_output(const std::string& path, const std::string& input, const std::string& text, DiagnosticEngine& diag);
+void emit_output(const std::string& path, const std::string& input, const std::string& text,
+                 DiagnosticEngine& diag);
 
 /// Runs `body`, mapping DiagnosticsAbort and exceptions to exit statuses.
 int run_verb(DiagnosticEngine& diag, const std::function<void()>& body);
+
+/// Adds `-o FILE` (written atomically; stdout when absent).
+void add_output_option(ArgParser& p, const char* what, std::string* out);
+
+/// Parses a verb's arguments. Returns the exit status when the verb is done
+/// (0 after --help, 2 after a usage error), nullopt when it should run.
+std::optional<int> parse_verb_args(ArgParser& p, const std::vector<std::string>& args);
 
 }  // namespace cnnc::tool

@@ -33,7 +33,8 @@ TEST_F(SpecTest, BlocksExpandWithRepeatFirstAndSkippedLayers) {
     "layers": [{"name": "s", "type": "res", "f": 6, "repeat": 2, "first": {"proj": true}},
                {"name": "out", "type": "relu"}]})");
   ASSERT_TRUE(g) << out.str();
-  EXPECT_EQ(names(*g), (std::vector<std::string>{"s.0.conv", "s.0.down", "s.0.add", "s.1.conv", "s.1.add", "out"}));
+  EXPECT_EQ(names(*g), (std::vector<std::string>{"s.0.conv", "s.0.down", "s.0.add", "s.1.conv",
+                                                 "s.1.add", "out"}));
   // In instance 1 the skipped 'down' is the block input: add(s.1.conv, s.0.add).
   const ir::Node& add1 = *g->nodes()[4];
   EXPECT_EQ(add1.inputs[1]->name, "s.0.add");
@@ -51,7 +52,8 @@ TEST_F(SpecTest, SamePaddingIsOnnxSameUpper) {
   auto g2 = read(std::string(kHead) + R"("layers": [
       {"name": "c", "type": "conv2d", "filters": 2, "kernel": 2, "pad": "same"}]})");
   ASSERT_TRUE(g2) << out.str();
-  EXPECT_EQ(g2->nodes()[0]->as<ir::Conv2dAttrs>().pad, (ir::Pad4{0, 1, 0, 1}));  // odd pixel bottom/right
+  EXPECT_EQ(g2->nodes()[0]->as<ir::Conv2dAttrs>().pad,
+            (ir::Pad4{0, 1, 0, 1}));  // odd pixel bottom/right
 }
 
 TEST_F(SpecTest, ErrorInsideBlockNamesInstanceAndBlockLine) {
@@ -63,10 +65,14 @@ TEST_F(SpecTest, ErrorInsideBlockNamesInstanceAndBlockLine) {
   EXPECT_FALSE(g);
   // The error points at the block line that uses "$k" (line 3); the note names
   // the instance (line 6, where "k": 9 is given; its input 'ok' is 6x6).
-  EXPECT_NE(out.str().find("net.json:3:59: error: layer 'big.c': kernel 9x9 is larger than the padded input 6x6"),
+  EXPECT_NE(
+      out.str().find(
+          "net.json:3:59: error: layer 'big.c': kernel 9x9 is larger than the padded input 6x6"),
+      std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("net.json:6:12: note: in instance 'big' of block 'b'"),
             std::string::npos)
       << out.str();
-  EXPECT_NE(out.str().find("net.json:6:12: note: in instance 'big' of block 'b'"), std::string::npos) << out.str();
 }
 
 TEST_F(SpecTest, BadArgumentTypeNamesBothPlaces) {
@@ -74,10 +80,13 @@ TEST_F(SpecTest, BadArgumentTypeNamesBothPlaces) {
   {"name": "c", "type": "conv2d", "filters": 2, "kernel": "$k"}]}},
 "layers": [{"name": "i", "type": "b", "k": "3"}]})");
   EXPECT_FALSE(g);
-  EXPECT_NE(out.str().find("net.json:3:59: error: layer 'i.c': \"kernel\" must be an int or [h, w], got a string"),
-            std::string::npos)
+  EXPECT_NE(
+      out.str().find(
+          "net.json:3:59: error: layer 'i.c': \"kernel\" must be an int or [h, w], got a string"),
+      std::string::npos)
       << out.str();
-  EXPECT_NE(out.str().find("net.json:4:44: note: '$k' is \"3\" here"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("net.json:4:44: note: '$k' is \"3\" here"), std::string::npos)
+      << out.str();
 }
 
 TEST_F(SpecTest, ReportsSeveralIndependentErrors) {
@@ -95,7 +104,8 @@ TEST_F(SpecTest, UnreachableLayersAreRemovedWithAWarning) {
     "outputs": ["b"]})");
   ASSERT_TRUE(g) << out.str();
   EXPECT_EQ(names(*g), (std::vector<std::string>{"a", "b"}));
-  EXPECT_NE(out.str().find("warning: layer 'aux' does not reach any output; removed"), std::string::npos);
+  EXPECT_NE(out.str().find("warning: layer 'aux' does not reach any output; removed"),
+            std::string::npos);
 }
 
 TEST_F(SpecTest, ExpansionIsBoundedBeforeExpanding) {
@@ -107,7 +117,8 @@ TEST_F(SpecTest, ExpansionIsBoundedBeforeExpanding) {
     "layers": [{"name": "bomb", "type": "c", "repeat": 1000000000}]})",
                 o);
   EXPECT_FALSE(g);
-  EXPECT_NE(out.str().find("more than the limit of 100000 (--max-layers)"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("more than the limit of 100000 (--max-layers)"), std::string::npos)
+      << out.str();
   EXPECT_EQ(diag.exit_code(), ExitCode::ResourceLimit);
 }
 

@@ -29,7 +29,8 @@ Graph sample() {
   DropoutAttrs d;
   d.rate = 0.25;
   d.scaling = DropoutScaling::AtTestTime;
-  Node* drop = g.add_node(OpKind::Dropout, d, {conv->output()}, {"odd name"}, {{DType::F32, Shape{{2, 4, 8, 8}}}});
+  Node* drop = g.add_node(OpKind::Dropout, d, {conv->output()}, {"odd name"},
+                          {{DType::F32, Shape{{2, 4, 8, 8}}}});
   g.add_output(drop->output());
   return g;
 }
@@ -42,7 +43,9 @@ TEST(PrinterParser, RoundTripsEveryFeature) {
   std::string text = print_graph(g);
   EXPECT_NE(text.find("epilogue=residual+clip(0,6)"), std::string::npos) << text;
   EXPECT_NE(text.find("in arena[4096]"), std::string::npos);
-  EXPECT_NE(text.find("%\"odd name\" = dropout(%c) {rate=0.25, scaling=at_test_time}"), std::string::npos) << text;
+  EXPECT_NE(text.find("%\"odd name\" = dropout(%c) {rate=0.25, scaling=at_test_time}"),
+            std::string::npos)
+      << text;
   auto back = parse_ir(text, make_file_loc("t.cnnir"), diag);
   ASSERT_TRUE(back) << err.str();
   EXPECT_EQ(print_graph(*back), text);
@@ -57,7 +60,8 @@ TEST(PrinterParser, InfersOmittedResultTypes) {
   std::ostringstream err;
   DiagnosticEngine diag(err);
   auto g = parse_ir(
-      "graph \"g\" {\n  input %x: f32[1,3,8,8]\n  %p = max_pool(%x) {kernel=[2,2]}\n  %r = relu(%p)\n  output %r\n}\n",
+      "graph \"g\" {\n  input %x: f32[1,3,8,8]\n  %p = max_pool(%x) {kernel=[2,2]}\n  %r = "
+      "relu(%p)\n  output %r\n}\n",
       make_file_loc("t.cnnir"), diag);
   ASSERT_TRUE(g) << err.str();
   EXPECT_EQ(g->nodes()[1]->output()->type.shape, (Shape{{1, 3, 4, 4}}));
@@ -71,10 +75,14 @@ struct ParseErrorCase {
 
 TEST(PrinterParser, ErrorsHaveLineAndColumn) {
   const ParseErrorCase cases[] = {
-      {"graph \"g\" {\n  input %x: f32[1,3]\n  %y = relu %x\n}", "t.cnnir:3:13: error: expected '(' after the op name"},
-      {"graph \"g\" {\n  input %x: f32[1,3]\n  %x = relu(%x)\n  output %x\n}", "t.cnnir:3:3: error: '%x' redefined (first at 2:9)"},
-      {"graph \"g\" {\n  input %x: f32[1,3]\n  %y = relu(%z)\n  output %y\n}", "t.cnnir:3:13: error: '%z' is not defined"},
-      {"graph \"g\" {\n  input %x: f32[1,3]\n  %y = rleu(%x)\n}", "t.cnnir:3:8: error: unknown op 'rleu'; did you mean 'relu'?"},
+      {"graph \"g\" {\n  input %x: f32[1,3]\n  %y = relu %x\n}",
+       "t.cnnir:3:13: error: expected '(' after the op name"},
+      {"graph \"g\" {\n  input %x: f32[1,3]\n  %x = relu(%x)\n  output %x\n}",
+       "t.cnnir:3:3: error: '%x' redefined (first at 2:9)"},
+      {"graph \"g\" {\n  input %x: f32[1,3]\n  %y = relu(%z)\n  output %y\n}",
+       "t.cnnir:3:13: error: '%z' is not defined"},
+      {"graph \"g\" {\n  input %x: f32[1,3]\n  %y = rleu(%x)\n}",
+       "t.cnnir:3:8: error: unknown op 'rleu'; did you mean 'relu'?"},
       {"graph \"g\" {\n  input %x: f32[1,3]\n  %y = relu(%x): f32[1,4]\n  output %y\n}",
        "t.cnnir:3:18: error: layer 'y': result type f32[1,4] does not match the inferred f32[1,3]"},
       {"graph \"g\" {\n  input %x: f32[1,3]\n  %y = softmax(%x) {axis=2}\n  output %y\n}",
@@ -86,7 +94,8 @@ TEST(PrinterParser, ErrorsHaveLineAndColumn) {
     std::ostringstream err;
     DiagnosticEngine diag(err);
     EXPECT_FALSE(parse_ir(c.text, make_file_loc("t.cnnir"), diag)) << c.text;
-    EXPECT_NE(err.str().find(c.message), std::string::npos) << "got: " << err.str() << "want: " << c.message;
+    EXPECT_NE(err.str().find(c.message), std::string::npos)
+        << "got: " << err.str() << "want: " << c.message;
   }
 }
 

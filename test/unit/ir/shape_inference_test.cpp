@@ -19,7 +19,7 @@ TEST(WindowExtent, FloorSemantics) {
 TEST(WindowExtent, CeilModeDropsWindowStartingInPadding) {
   // PyTorch: MaxPool2d(2, 2, padding=1, ceil_mode=True) on 5 gives 3, not 4.
   EXPECT_EQ(window_output_extent(5, 2, 2, 1, 1, 1, true), 3);
-  EXPECT_EQ(window_output_extent(6, 3, 2, 0, 0, 1, true), 3);   // floor would give 2
+  EXPECT_EQ(window_output_extent(6, 3, 2, 0, 0, 1, true), 3);     // floor would give 2
   EXPECT_EQ(window_output_extent(112, 3, 2, 0, 0, 1, true), 56);  // GoogLeNet maxpool1
   EXPECT_EQ(window_output_extent(14, 2, 2, 0, 0, 1, true), 7);
 }
@@ -28,7 +28,8 @@ struct Fixture : ::testing::Test {
   std::ostringstream out;
   DiagnosticEngine diag{out};
 
-  std::optional<OpShapes> infer(OpKind op, const Attrs& a, std::vector<Shape> ins, ShapeOptions o = {}) {
+  std::optional<OpShapes> infer(OpKind op, const Attrs& a, std::vector<Shape> ins,
+                                ShapeOptions o = {}) {
     std::vector<TensorType> t;
     std::vector<std::string> names;
     for (size_t i = 0; i < ins.size(); ++i) {
@@ -62,19 +63,22 @@ TEST_F(ShapeInference, ConvErrorsNameTheLayerAndTheSizes) {
   c.filters = 8;
   c.kernel = {5, 5};
   EXPECT_FALSE(infer(OpKind::Conv2d, c, {Shape{{1, 3, 3, 3}}}));
-  EXPECT_NE(out.str().find("t: error: layer 'L': kernel 5x5 is larger than the padded input 3x3"), std::string::npos)
+  EXPECT_NE(out.str().find("t: error: layer 'L': kernel 5x5 is larger than the padded input 3x3"),
+            std::string::npos)
       << out.str();
   c.kernel = {3, 3};
   c.dilation = {3, 3};
   EXPECT_FALSE(infer(OpKind::Conv2d, c, {Shape{{1, 3, 5, 5}}}));
-  EXPECT_NE(out.str().find("effective kernel 7x7 (dilation 3) is larger than the padded input 5x5"), std::string::npos);
+  EXPECT_NE(out.str().find("effective kernel 7x7 (dilation 3) is larger than the padded input 5x5"),
+            std::string::npos);
   c.dilation = {1, 1};
   c.groups = 3;
   c.filters = 9;
   EXPECT_FALSE(infer(OpKind::Conv2d, c, {Shape{{1, 16, 8, 8}}}));
   EXPECT_NE(out.str().find("groups 3 must divide the input channels 16"), std::string::npos);
   EXPECT_FALSE(infer(OpKind::Conv2d, c, {Shape{{1, 16}}}));
-  EXPECT_NE(out.str().find("conv2d needs a 4-d input (N, C, H, W), got 1x16 from 'in0'"), std::string::npos);
+  EXPECT_NE(out.str().find("conv2d needs a 4-d input (N, C, H, W), got 1x16 from 'in0'"),
+            std::string::npos);
 }
 
 TEST_F(ShapeInference, UnreadRowsWarnOrFailWhenStrict) {
@@ -135,12 +139,14 @@ TEST_F(ShapeInference, ConcatAddAndAxes) {
   EXPECT_EQ(r->outputs[0].shape, (Shape{{1, 3, 4, 6}}));
   c.axis = 1;
   EXPECT_FALSE(infer(OpKind::Concat, c, {Shape{{1, 3, 8, 8}}, Shape{{1, 3, 7, 8}}}));
-  EXPECT_NE(out.str().find("dimension 2 differs: 8 ('in0', 1x3x8x8) vs 7 ('in1', 1x3x7x8)"), std::string::npos);
+  EXPECT_NE(out.str().find("dimension 2 differs: 8 ('in0', 1x3x8x8) vs 7 ('in1', 1x3x7x8)"),
+            std::string::npos);
   c.axis = 5;
   EXPECT_FALSE(infer(OpKind::Concat, c, {Shape{{1, 3, 8, 8}}}));
   EXPECT_NE(out.str().find("axis 5 is out of range for rank 4"), std::string::npos);
   EXPECT_FALSE(infer(OpKind::Add, AddAttrs{}, {Shape{{1, 16, 8, 8}}, Shape{{1, 32, 8, 8}}}));
-  EXPECT_NE(out.str().find("add needs equal shapes, got 1x16x8x8 ('in0') and 1x32x8x8 ('in1')"), std::string::npos);
+  EXPECT_NE(out.str().find("add needs equal shapes, got 1x16x8x8 ('in0') and 1x32x8x8 ('in1')"),
+            std::string::npos);
 }
 
 TEST_F(ShapeInference, ElementLimits) {

@@ -36,7 +36,8 @@ TEST_F(VerifierTest, RejectsWrongResultType) {
   Node* c = g.add_node(OpKind::Conv2d, conv(3), {x, w}, {"c"}, {f32({1, 4, 8, 8})});
   g.add_output(c->output());
   EXPECT_FALSE(verify(g, diag));
-  EXPECT_NE(out.str().find("result %c has type f32[1,4,8,8], but conv2d gives f32[1,4,6,6]"), std::string::npos)
+  EXPECT_NE(out.str().find("result %c has type f32[1,4,8,8], but conv2d gives f32[1,4,6,6]"),
+            std::string::npos)
       << out.str();
 }
 
@@ -47,7 +48,9 @@ TEST_F(VerifierTest, RejectsWrongParamShapeAndKind) {
   g.add_output(c->output());
   g.add_output(bad->output());
   EXPECT_FALSE(verify(g, diag));
-  EXPECT_NE(out.str().find("parameter @c.weight (weight) has type f32[4,3,5,5], needs f32[4,3,3,3]"), std::string::npos);
+  EXPECT_NE(
+      out.str().find("parameter @c.weight (weight) has type f32[4,3,5,5], needs f32[4,3,3,3]"),
+      std::string::npos);
   EXPECT_NE(out.str().find("operand %x must be a parameter"), std::string::npos);
 }
 
@@ -70,7 +73,8 @@ TEST_F(VerifierTest, ChecksResidualTypeAndOperandCount) {
   Node* n = g.add_node(OpKind::Conv2d, c, {x, w, x}, {"c"}, {f32({1, 4, 6, 6})});
   g.add_output(n->output());
   EXPECT_FALSE(verify(g, diag));
-  EXPECT_NE(out.str().find("residual %x has type f32[1,3,8,8], needs the result type f32[1,4,6,6]"), std::string::npos)
+  EXPECT_NE(out.str().find("residual %x has type f32[1,3,8,8], needs the result type f32[1,4,6,6]"),
+            std::string::npos)
       << out.str();
   Graph h;
   Value* z = h.add_input("z", f32({1, 3}));

@@ -87,7 +87,8 @@ TEST(JsonReader, RejectsWhatJsonDoesNotAllow) {
   EXPECT_EQ(parse_fail("{\"a\": 01}").message, "invalid number: leading zeros are not allowed");
   EXPECT_EQ(parse_fail("\"abc").message, "unterminated string");
   EXPECT_EQ(parse_fail("{\"a\": \"\xE9\"}").message, "invalid UTF-8 byte 0xE9");
-  EXPECT_EQ(parse_fail("\xFF\xFE{").message, "UTF-16 text is not supported; save the file as UTF-8");
+  EXPECT_EQ(parse_fail("\xFF\xFE{").message,
+            "UTF-16 text is not supported; save the file as UTF-8");
   EXPECT_EQ(parse_fail("[\"\\ud800\"]").message, "unpaired UTF-16 surrogate in \\u escape");
   EXPECT_EQ(parse_fail("{} x").message, "unexpected 'x' after the JSON value");
   EXPECT_EQ(parse_fail("").message, "expected a JSON value, found end of file");

@@ -52,12 +52,14 @@ TEST(Diagnostics, PrintsLocationsNotesAndInstantiationChain) {
   std::ostringstream out;
   DiagnosticEngine d(out);
   SourceLoc file = make_file_loc("net.json");
-  auto frame = std::make_shared<InstantiationFrame>(InstantiationFrame{file.at(40, 9), "layer1.0", "basic"});
+  auto frame =
+      std::make_shared<InstantiationFrame>(InstantiationFrame{file.at(40, 9), "layer1.0", "basic"});
   SourceLoc inner = file.at(12, 30);
   inner.from = frame;
   d.error(inner, "bad", {{SourceLoc{}, "a hint"}});
   EXPECT_EQ(out.str(),
-            "net.json:12:30: error: bad\nnote: a hint\nnet.json:40:9: note: in instance 'layer1.0' of block 'basic'\n");
+            "net.json:12:30: error: bad\nnote: a hint\nnet.json:40:9: note: in instance 'layer1.0' "
+            "of block 'basic'\n");
   EXPECT_EQ(d.exit_code(), ExitCode::InvalidInput);
 }
 
