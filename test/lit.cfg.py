@@ -21,4 +21,8 @@ for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
 config.substitutions.append(("%examples", config.examples_dir))
+# Bad inputs must finish in bounded memory (reliability contract R5): 2 GiB of
+# address space in plain builds; sanitizer builds reserve terabytes of address
+# space and cap allocations through ASAN_OPTIONS=max_allocation_size_mb instead.
+config.substitutions.append(("%memlimit", "" if config.cnnc_sanitize else "prlimit --as=2147483648"))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "errors", "Inputs")))
