@@ -9,17 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
-build() {  # build PRESET
-  cmake --preset "$1" >/dev/null
-  cmake --build --preset "$1" -j "$jobs" 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\] ' || true
-  test "${PIPESTATUS[0]}" -eq 0
-}
-
 case "${1:-}" in
   demo)
     ./scripts/setup.sh
     cmake --preset release >/dev/null
-    cmake --build --preset release -j "$jobs" --target cnnc >/dev/null
+    cmake --build build/release -j "$jobs" --target cnnc >/dev/null
     ./build/release/tools/cnnc report examples/resnet50.json
     ;;
   test)
