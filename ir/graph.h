@@ -19,6 +19,7 @@
 
 #include "ir/attrs.h"
 #include "ir/ops.h"
+#include "ir/tensor.h"
 #include "ir/types.h"
 #include "support/diagnostics.h"
 
@@ -47,6 +48,9 @@ class Value {
   SourceLoc loc;
   /// Arena byte offset assigned by memory planning; unset before planning.
   std::optional<int64_t> arena_offset;
+  /// Param only: the values, once weights are loaded or initialised. Shared
+  /// (and immutable) so that copies of a graph do not copy weights.
+  std::shared_ptr<const Tensor> data;
 
   int64_t bytes() const;  ///< element count × dtype size (shape verified)
 };

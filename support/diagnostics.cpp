@@ -84,6 +84,10 @@ void DiagnosticEngine::warning(const SourceLoc& loc, std::string message, std::v
                     ExitCode::InvalidInput});
 }
 
+void DiagnosticEngine::note(const SourceLoc& loc, std::string message) {
+  report(Diagnostic{Severity::Note, loc, std::move(message), {}, ExitCode::Ok});
+}
+
 void DiagnosticEngine::fatal(const SourceLoc& loc, std::string message, std::vector<Note> notes,
                              ExitCode kind) {
   error(loc, std::move(message), std::move(notes), kind);

@@ -86,6 +86,8 @@ class DiagnosticEngine {
   void error(const SourceLoc& loc, std::string message, std::vector<Note> notes = {},
              ExitCode kind = ExitCode::InvalidInput);
   void warning(const SourceLoc& loc, std::string message, std::vector<Note> notes = {});
+  /// Information for the user that is neither an error nor a warning.
+  void note(const SourceLoc& loc, std::string message);
   /// Reports the error, then throws DiagnosticsAbort.
   [[noreturn]] void fatal(const SourceLoc& loc, std::string message, std::vector<Note> notes = {},
                           ExitCode kind = ExitCode::InvalidInput);

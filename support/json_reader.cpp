@@ -172,6 +172,8 @@ class Parser {
         if (!at_end() && peek() == '}') fail("trailing comma before '}'");
         fail("expected a string key, found " + describe_here());
       }
+      if (static_cast<int64_t>(v.members.size()) >= limits_.max_object_members)
+        fail("more than " + std::to_string(limits_.max_object_members) + " members in one object");
       Member m;
       m.key_pos = pos_;
       m.key = parse_string();

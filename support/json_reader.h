@@ -57,6 +57,9 @@ const char* kind_phrase(Kind k);
 
 struct Limits {
   int max_depth = 64;
+  /// Most members one object may have; more is an error at the first extra
+  /// one, before the rest is read (header-bloat inputs).
+  int64_t max_object_members = INT64_MAX;
 };
 
 struct ParseError {

@@ -20,13 +20,18 @@ ArgParser::ArgParser(std::string usage, std::string summary)
     : usage_(std::move(usage)), summary_(std::move(summary)) {}
 
 void ArgParser::flag(std::string name, std::string help, bool* target) {
-  opts_.push_back(Opt{std::move(name), "", std::move(help), nullptr, target, false, ""});
+  opts_.push_back(Opt{std::move(name), "", std::move(help), nullptr, target, false, "", false});
 }
 
 void ArgParser::option(std::string name, std::string metavar, std::string help,
                        std::function<std::string(const std::string&)> set) {
   opts_.push_back(Opt{std::move(name), std::move(metavar), std::move(help), std::move(set), nullptr,
-                      false, ""});
+                      false, "", false});
+}
+
+void ArgParser::repeated_option(std::string name, std::string metavar, std::string help,
+                                std::function<std::string(const std::string&)> add) {
+  opts_.push_back(Opt{std::move(name), std::move(metavar), std::move(help), std::move(add), nullptr, false, "", true});
 }
 
 void ArgParser::int_option(std::string name, std::string metavar, std::string help, int64_t* target,
@@ -121,7 +126,7 @@ ArgParser::Result ArgParser::parse(const std::vector<std::string>& args, std::os
           return usage_error("option " + name + " needs a value (" + o->metavar + ")");
         value = args[++i];
       }
-      if (o->seen && o->value != value)
+      if (o->seen && !o->repeatable && o->value != value)
         return usage_error(name + " given twice with different values ('" + o->value + "' and '" +
                            value + "')");
       o->seen = true;

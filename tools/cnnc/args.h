@@ -24,6 +24,9 @@ class ArgParser {
   /// An integer option in [lo, hi].
   void int_option(std::string name, std::string metavar, std::string help, int64_t* target,
                   int64_t lo, int64_t hi);
+  /// An option that may be given several times; `add` sees each value in order.
+  void repeated_option(std::string name, std::string metavar, std::string help,
+                       std::function<std::string(const std::string&)> add);
   /// A string option restricted to `choices`.
   void choice(std::string name, std::string help, std::string* target,
               std::vector<std::string> choices);
@@ -44,6 +47,7 @@ class ArgParser {
     bool* flag = nullptr;
     bool seen = false;
     std::string value;  ///< first value given (repeated options must agree)
+    bool repeatable = false;
   };
   struct Pos {
     std::string metavar, help;

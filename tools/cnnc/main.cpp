@@ -18,8 +18,10 @@ struct Verb {
 
 const Verb kVerbs[] = {
     {"dump-ir", "print the network as textual IR", cnnc::tool::verb_dump_ir},
+    {"init", "write seeded initial weights (safetensors)", cnnc::tool::verb_init},
     {"report", "per-layer shapes, parameters, MACs, FLOPs, memory and receptive fields",
      cnnc::tool::verb_report},
+    {"run", "run the network on the reference backend (.npy in and out)", cnnc::tool::verb_run},
 };
 
 void usage(std::ostream& o) {

@@ -53,12 +53,16 @@ void emit_output(const std::string& path, const std::string& input, const std::s
     std::cout.flush();
     return;
   }
-  struct stat a {
-  }, b{};
-  if (::stat(path.c_str(), &a) == 0 && ::stat(input.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
-      a.st_ino == b.st_ino)
+  if (emit_guard(path, input, diag)) write_output_file_atomically(path, text, diag);
+}
+
+bool emit_guard(const std::string& path, const std::string& input, DiagnosticEngine& diag) {
+  struct stat out_st = {};
+  struct stat in_st = {};
+  if (::stat(path.c_str(), &out_st) == 0 && ::stat(input.c_str(), &in_st) == 0 &&
+      out_st.st_dev == in_st.st_dev && out_st.st_ino == in_st.st_ino)
     diag.fatal(make_file_loc(path), "refusing to overwrite the input file", {}, ExitCode::Usage);
-  write_output_file_atomically(path, text, diag);
+  return true;
 }
 
 void add_output_option(ArgParser& p, const char* what, std::string* out) {

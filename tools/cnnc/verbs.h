@@ -14,7 +14,9 @@
 namespace cnnc::tool {
 
 int verb_dump_ir(const std::vector<std::string>& args);
+int verb_init(const std::vector<std::string>& args);
 int verb_report(const std::vector<std::string>& args);
+int verb_run(const std::vector<std::string>& args);
 
 /// Options every verb that reads a network shares.
 struct NetworkOptions {
@@ -27,9 +29,28 @@ struct NetworkOptions {
   DiagnosticOptions diagnostics() const;
 };
 
+/// Where parameter values come from, for verbs that compute.
+struct WeightsOptions {
+  std::string path;  ///< --weights
+  bool strict = false;
+  int64_t seed = 0;
+  int64_t max_size = int64_t{64} << 30;
+
+  /// `allow_file`: also --weights, --strict-weights, --max-weights-size.
+  void add_to(ArgParser& p, bool allow_file);
+};
+
+/// Gives every parameter of `g` a value: --weights FILE, else the spec's
+/// "weights", else the seeded initialisation (with a note saying so).
+/// Throws DiagnosticsAbort after reporting a problem.
+void provide_weights(ir::Graph& g, const WeightsOptions& o, DiagnosticEngine& diag);
+
 /// Loads NET with the options (batch override included); nullopt after errors.
 std::optional<ir::Graph> load_for_verb(const std::string& net, const NetworkOptions& o,
                                        DiagnosticEngine& diag);
+
+/// Refuses (with an error) to write `path` when it is the input file itself.
+bool emit_guard(const std::string& path, const std::string& input, DiagnosticEngine& diag);
 
 /// Writes `text` to `path` atomically, or to stdout when `path` is empty or
 /// "-". Refuses to overwrite `input`.

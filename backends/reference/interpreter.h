@@ -1,0 +1,43 @@
+// The reference backend: a plain interpreter of the graph IR, the oracle every
+// optimised or generated path is checked against. Straightforward loops,
+// double-precision accumulation, no cleverness; single-threaded and
+// deterministic (dropout masks come from a seeded stream per layer).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ir/graph.h"
+#include "ir/tensor.h"
+#include "support/diagnostics.h"
+
+namespace cnnc::reference {
+
+enum class Mode {
+  Inference,  ///< batch_norm uses running statistics; dropout as at test time
+  Training,   ///< batch_norm uses batch statistics and updates running ones; dropout masks
+};
+
+struct RunOptions {
+  Mode mode = Mode::Inference;
+  uint64_t seed = 0;  ///< dropout masks in training mode
+};
+
+struct RunResult {
+  std::vector<ir::Tensor> outputs;  ///< in the order of g.outputs()
+  /// Training mode: the updated batch-norm running statistics, by parameter name.
+  std::vector<std::pair<std::string, ir::Tensor>> updated_state;
+};
+
+/// Reports what makes `g` impossible to run in `opts.mode` (batch_norm in
+/// training mode on one value per channel). Returns false if there was any.
+bool check_runnable(const ir::Graph& g, const RunOptions& opts, DiagnosticEngine& diag);
+
+/// Runs `g` on `inputs` (in the order of g.inputs(), shapes equal to theirs).
+/// Preconditions (internal errors otherwise): `g` verifies and every parameter
+/// has data.
+RunResult run(const ir::Graph& g, const std::vector<ir::Tensor>& inputs, const RunOptions& opts = {});
+
+}  // namespace cnnc::reference

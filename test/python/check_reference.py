@@ -1,0 +1,288 @@
+#!/usr/bin/python3
+"""The reference backend against PyTorch: every op, every example network.
+
+Each case is a network (a spec, or textual IR for fused ops). The case gets
+random weights and inputs; `cnnc run` computes it on the reference backend and
+cnnir_torch evaluates the same graph with torch.nn.functional. A case passes
+when max |cnnc - torch| <= 1e-4 * max(1, max |torch|), outputs and (training
+mode) batch-norm running statistics alike. Dropout in training mode is checked
+through what is deterministic: rate 0 is the identity, and every output is 0 or
+the input times the scale, with the kept fraction near 1 - rate.
+
+  check_reference.py --cnnc build/release/tools/cnnc --examples examples [--full] [--filter S]
+
+--full also runs the example networks at their full input size (224x224).
+"""
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import cnnir_torch as ct  # noqa: E402
+
+TOL = 1e-4
+
+
+def spec(layers, inputs=None, outputs=None):
+    s = {"cnnc": 1, "inputs": inputs or {"x": {"shape": [1, 4, 9, 7]}}, "layers": layers}
+    if outputs:
+        s["outputs"] = outputs
+    return s
+
+
+def one(layer, shape=(1, 4, 9, 7)):
+    layer = dict(layer)
+    layer.setdefault("name", "l")
+    return spec([layer], {"x": {"shape": list(shape)}})
+
+
+def op_cases():
+    """(name, spec or IR text, mode) for every op and attribute."""
+    cases = []
+    add = lambda name, s, mode="inference": cases.append((name, s, mode))
+    # conv2d: kernel, stride, padding forms, dilation, groups incl. depthwise, bias, batch, odd sizes.
+    shapes = [(1, 4, 9, 7), (3, 6, 11, 8)]
+    for k in (1, 3, 5):
+        for stride in (1, 2, 3):
+            for pad in (0, 1, [2, 1], [0, 1, 2, 1], "same"):
+                for shape in shapes:
+                    add(f"conv k{k} s{stride} p{pad} {shape}",
+                        one({"type": "conv2d", "filters": 6, "kernel": k, "stride": stride, "pad": pad}, shape))
+    for dil in (2, [1, 3]):
+        add(f"conv dilation {dil}", one({"type": "conv2d", "filters": 5, "kernel": 3, "dilation": dil, "pad": 2}))
+    for groups, filters in ((2, 6), (4, 4), (4, 8)):
+        add(f"conv groups {groups} filters {filters}",
+            one({"type": "conv2d", "filters": filters, "kernel": 3, "pad": 1, "groups": groups}))
+    add("conv depthwise s2 no bias",
+        one({"type": "conv2d", "filters": 6, "kernel": 3, "stride": 2, "pad": 1, "groups": 6, "bias": False},
+            (3, 6, 11, 8)))
+    add("conv 7x7/2 non-square kernel", one({"type": "conv2d", "filters": 3, "kernel": [7, 3], "stride": [2, 1],
+                                             "pad": [3, 1]}, (1, 3, 15, 10)))
+    # batch_norm (2-d and 4-d), inference and training (running statistics compared).
+    for mode in ("inference", "training"):
+        add(f"batch_norm 4d {mode}", one({"type": "batch_norm", "eps": 1e-3, "momentum": 0.3}, (3, 5, 4, 6)), mode)
+        add(f"batch_norm 2d {mode}", one({"type": "batch_norm"}, (3, 7)), mode)
+    # activations
+    for act in ({"type": "relu"}, {"type": "leaky_relu", "alpha": 0.2}, {"type": "elu", "alpha": 0.7},
+                {"type": "selu"}, {"type": "gelu"}, {"type": "sigmoid"}, {"type": "tanh"},
+                {"type": "clip", "min": -0.5, "max": 0.8}):
+        for mode in ("inference", "training"):
+            add(f"{act['type']} {mode}", one(act, (3, 4, 5, 3)), mode)
+    # pooling: kernel, stride, padding, ceil_mode, count_include_pad, asymmetric ("same") padding
+    for op in ("max_pool", "avg_pool"):
+        for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1), (3, 3, 0), (2, 1, 1), ([3, 2], [2, 1], [1, 0])):
+            for ceil in (False, True):
+                layer = {"type": op, "kernel": k, "stride": s, "pad": p, "ceil_mode": ceil}
+                includes = (True, False) if op == "avg_pool" else (None,)
+                for inc in includes:
+                    l2 = dict(layer)
+                    if inc is not None:
+                        l2["count_include_pad"] = inc
+                    for shape in ((1, 3, 9, 7), (3, 2, 10, 11)):
+                        add(f"{op} k{k} s{s} p{p} ceil={ceil} include={inc} {shape}", one(l2, shape))
+        for k, s in ((3, 2), (2, 2), (3, 3)):
+            add(f"{op} same k{k} s{s}", one({"type": op, "kernel": k, "stride": s, "pad": "same"}, (1, 2, 10, 7)))
+            add(f"{op} same k{k} s{s} ceil", one({"type": op, "kernel": k, "stride": s, "pad": "same",
+                                                  "ceil_mode": True}, (1, 2, 9, 8)))
+    add("global_avg_pool", one({"type": "global_avg_pool"}, (3, 5, 7, 4)))
+    for size, alpha, beta, k in ((5, 1e-4, 0.75, 2.0), (3, 0.5, 0.6, 1.0), (1, 2.0, 1.2, 0.5)):
+        add(f"lrn size {size}", one({"type": "lrn", "size": size, "alpha": alpha, "beta": beta, "k": k}, (2, 7, 3, 4)))
+    for scaling in ("inverted", "at_test_time"):
+        add(f"dropout {scaling} inference", one({"type": "dropout", "rate": 0.3, "scaling": scaling}))
+        add(f"dropout {scaling} training rate 0", one({"type": "dropout", "rate": 0.0, "scaling": scaling}),
+            "training")
+    for bias in (True, False):
+        add(f"linear 4d bias={bias}", one({"type": "linear", "units": 5, "bias": bias}, (3, 2, 3, 4)))
+        add(f"linear 2d bias={bias}", one({"type": "linear", "units": 7, "bias": bias}, (2, 9)))
+    add("flatten", spec([{"name": "f", "type": "flatten"}, {"name": "s", "type": "softmax"}]))
+    for axis in (1, 2, 3, -1):
+        add(f"concat axis {axis}", spec(
+            [{"name": "a", "type": "relu", "input": "x"}, {"name": "b", "type": "sigmoid", "input": "x"},
+             {"name": "c", "type": "tanh", "input": "x"}, {"name": "cat", "type": "concat",
+                                                          "inputs": ["a", "b", "c"], "axis": axis}]))
+    for n in (2, 3):
+        names = ["a", "b", "c"][:n]
+        add(f"add {n}", spec([{"name": nm, "type": t, "input": "x"} for nm, t in zip(names, ["relu", "tanh", "elu"])]
+                             + [{"name": "s", "type": "add", "inputs": names}]))
+    for axis, shape in ((1, (3, 10)), (-1, (2, 4, 3, 5)), (1, (2, 4, 3, 5)), (2, (2, 4, 3, 5))):
+        add(f"softmax axis {axis} {shape}", one({"type": "softmax", "axis": axis}, shape))
+    # Fused ops, as passes will produce them (textual IR).
+    add("fused conv+residual+relu", FUSED_CONV)
+    add("fused depthwise conv+clip", FUSED_DW)
+    add("fused linear+leaky_relu, add+sigmoid", FUSED_LINEAR)
+    return cases
+
+
+FUSED_CONV = """graph "fused" {
+  input %x: f32[2,6,7,5]
+  param @c.weight: f32[6,6,3,3]
+  param @c.bias: f32[6]
+  %c = conv2d(%x, @c.weight, @c.bias, %x) {filters=6, kernel=[3,3], pad=[1,1,1,1], epilogue=residual+relu}
+  output %c
+}
+"""
+FUSED_DW = """graph "fused_dw" {
+  input %x: f32[1,4,9,9]
+  param @c.weight: f32[4,1,3,3]
+  %c = conv2d(%x, @c.weight) {filters=4, kernel=[3,3], stride=[2,2], pad=[1,1,1,1], groups=4, bias=false, epilogue=clip(0,0.5)}
+  output %c
+}
+"""
+FUSED_LINEAR = """graph "fused_linear" {
+  input %x: f32[3,8]
+  param @l.weight: f32[8,8]
+  param @l.bias: f32[8]
+  %l = linear(%x, @l.weight, @l.bias) {units=8, epilogue=leaky_relu(0.1)}
+  %s = add(%l, %x) {epilogue=sigmoid}
+  output %s
+}
+"""
+
+
+class Runner:
+    def __init__(self, cnnc, tmp):
+        self.cnnc, self.tmp, self.n = cnnc, tmp, 0
+
+    def cnnc_run(self, *args):
+        r = subprocess.run([self.cnnc, *args], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"cnnc {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
+        return r
+
+    def check(self, name, net, mode, seed=0):
+        """Returns (passed, worst error ratio, message)."""
+        self.n += 1
+        d = os.path.join(self.tmp, str(self.n))
+        os.makedirs(d)
+        if isinstance(net, dict):
+            with open(f"{d}/net.json", "w") as f:
+                json.dump(net, f)
+            self.cnnc_run("dump-ir", f"{d}/net.json", "-o", f"{d}/net.cnnir")
+        else:
+            with open(f"{d}/net.cnnir", "w") as f:
+                f.write(net)
+            self.cnnc_run("dump-ir", f"{d}/net.cnnir", "-o", f"{d}/canon.cnnir")
+            os.replace(f"{d}/canon.cnnir", f"{d}/net.cnnir")
+        g = ct.Graph(open(f"{d}/net.cnnir").read())
+        rng = np.random.RandomState(seed + self.n)
+        ct.write_safetensors(f"{d}/w.safetensors", ct.random_weights(g, rng))
+        inputs = {}
+        args = ["run", f"{d}/net.cnnir", "--weights", f"{d}/w.safetensors", "--mode", mode]
+        for name, shape in g.inputs:
+            inputs[name] = rng.standard_normal(shape).astype(np.float32)
+            np.save(f"{d}/in_{name}.npy", inputs[name])
+            args += ["--input", f"{name}={d}/in_{name}.npy"]
+        for o in g.outputs:
+            args += ["--output", f"{o}={d}/out_{o}.npy"]
+        if mode == "training":
+            args += ["--output-weights", f"{d}/w2.safetensors"]
+        self.cnnc_run(*args)
+        want, state = ct.run(g, ct.read_safetensors(f"{d}/w.safetensors"), inputs, training=mode == "training")
+        got = {o: np.load(f"{d}/out_{o}.npy") for o in g.outputs}
+        pairs = [(f"output {o}", got[o], want[o]) for o in g.outputs]
+        if mode == "training":
+            after = ct.read_safetensors(f"{d}/w2.safetensors")
+            pairs += [(f"state {k}", after[k], v) for k, v in state.items()]
+        worst, msg = 0.0, ""
+        for label, c, t in pairs:
+            if c.shape != t.shape:
+                return False, float("inf"), f"{label}: shape {c.shape} vs torch {t.shape}"
+            err = float(np.max(np.abs(c.astype(np.float64) - t))) if c.size else 0.0
+            ratio = err / (TOL * max(1.0, float(np.max(np.abs(t))) if t.size else 1.0))
+            if ratio >= worst:
+                worst, msg = ratio, f"{label}: max |cnnc - torch| = {err:.3g}"
+        return worst <= 1.0, worst, msg
+
+    def dropout_training(self):
+        """Dropout's mask through its deterministic parts."""
+        problems = []
+        for scaling in ("inverted", "at_test_time"):
+            rate = 0.3
+            net = one({"type": "dropout", "rate": rate, "scaling": scaling}, (4, 8, 16, 16))
+            d = os.path.join(self.tmp, f"dropout_{scaling}")
+            os.makedirs(d)
+            json.dump(net, open(f"{d}/net.json", "w"))
+            x = np.random.RandomState(1).uniform(1, 2, (4, 8, 16, 16)).astype(np.float32)
+            np.save(f"{d}/x.npy", x)
+            outs = []
+            for seed in (7, 7, 8):
+                self.cnnc_run("run", f"{d}/net.json", "--input", f"{d}/x.npy", "--output", f"{d}/y{len(outs)}.npy",
+                              "--mode", "training", "--seed", str(seed))
+                outs.append(np.load(f"{d}/y{len(outs)}.npy"))
+            y = outs[0]
+            scale = 1 / (1 - rate) if scaling == "inverted" else 1.0
+            kept = y != 0
+            if not np.allclose(y[kept], x[kept] * scale, rtol=1e-6):
+                problems.append(f"{scaling}: kept units are not x * {scale}")
+            frac = kept.mean()
+            sigma = np.sqrt(rate * (1 - rate) / y.size)
+            if abs(frac - (1 - rate)) > 5 * sigma:
+                problems.append(f"{scaling}: kept {frac:.4f}, expected {1 - rate} +- {5 * sigma:.4f}")
+            if not np.array_equal(outs[0], outs[1]):
+                problems.append(f"{scaling}: the same seed gave different masks")
+            if np.array_equal(outs[0], outs[2]):
+                problems.append(f"{scaling}: different seeds gave the same mask")
+        return problems
+
+
+def reduced(path, size):
+    """The example with its image input resized (size x size), as a spec dict."""
+    s = json.load(open(path))
+    for inp in s["inputs"].values():
+        if len(inp["shape"]) == 4 and inp["shape"][2] > 28:
+            inp["shape"][2] = inp["shape"][3] = size
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cnnc", required=True)
+    ap.add_argument("--examples", required=True)
+    ap.add_argument("--full", action="store_true", help="also the example networks at full size")
+    ap.add_argument("--networks-only", action="store_true")
+    ap.add_argument("--filter", default="")
+    args = ap.parse_args()
+    import torch
+    torch.set_num_threads(2)
+    failures, total, worst_all = [], 0, (0.0, "")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = Runner(args.cnnc, tmp)
+        cases = [] if args.networks_only else op_cases()
+        nets = sorted(f[:-5] for f in os.listdir(args.examples) if f.endswith(".json"))
+        for n in nets:
+            size = 67 if n == "alexnet_original" else 64
+            cases.append((f"network {n} at {size}x{size}", reduced(f"{args.examples}/{n}.json", size), "inference"))
+            if args.full:
+                cases.append((f"network {n} full size", json.load(open(f"{args.examples}/{n}.json")), "inference"))
+        for name, net, mode in cases:
+            if args.filter not in name:
+                continue
+            total += 1
+            ok, ratio, msg = r.check(name, net, mode)
+            tag = "ok  " if ok else "FAIL"
+            print(f"{tag} {name:58} worst {ratio:6.3f} of tolerance ({msg})", flush=True)
+            if not ok:
+                failures.append(name)
+            if ratio > worst_all[0]:
+                worst_all = (ratio, name)
+        if not args.networks_only and "dropout" in "dropout" + args.filter:
+            total += 1
+            problems = r.dropout_training()
+            print(("FAIL" if problems else "ok  ") + " dropout training masks (both scalings)", *problems, flush=True)
+            if problems:
+                failures.append("dropout training masks")
+    print(f"\n{total - len(failures)} of {total} cases match PyTorch (tolerance 1e-4 * max(1, max|torch|)); "
+          f"worst: {worst_all[0]:.3f} of the tolerance in '{worst_all[1]}'")
+    for f in failures:
+        print("FAILED:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
