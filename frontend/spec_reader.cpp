@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <unordered_map>
 #include <unordered_set>
@@ -255,6 +256,20 @@ void SpecBuilder::read_weights(const json::Value& w) {
                  "weights file '" + p + "' not found (relative to the spec's directory)", {},
                  ExitCode::IoError);
     return;
+  }
+  if (!c_.opts.allow_paths_outside_model_dir) {
+    // The name stays inside; a symbolic link on the way must not lead out.
+    char* real_file = ::realpath(full.c_str(), nullptr);
+    char* real_dir = ::realpath(g_.source_dir.c_str(), nullptr);
+    std::string f = real_file ? real_file : "", d = real_dir ? std::string(real_dir) + "/" : "";
+    std::free(real_file);
+    std::free(real_dir);
+    if (f.empty() || d.empty() || f.compare(0, d.size(), d) != 0) {
+      diag().error(c_.at(w.pos),
+                   "\"weights\" path '" + p + "' leads outside the spec's directory (to '" + f + "')",
+                   {{SourceLoc{}, "pass --allow-paths-outside-model-dir to allow it"}});
+      return;
+    }
   }
   g_.weights_path = p;
 }

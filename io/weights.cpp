@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "ir/shape_inference.h"
+#include "support/format.h"
 #include "support/internal_error.h"
 #include "support/random.h"
 #include "support/suggest.h"
@@ -107,7 +108,7 @@ bool bind_weights(Graph& g, std::vector<NamedTensor> tensors, const std::string&
         break;
       }
       if (is_var && v < 0) {
-        diag.error(file, "tensor '" + p->name + "'[" + std::to_string(i) + "] is " + std::to_string(v) +
+        diag.error(file, "tensor '" + p->name + "'[" + std::to_string(i) + "] is " + format_float(v) +
                              "; a variance must be >= 0 (layer '" + layer + "')");
         break;
       }

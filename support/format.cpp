@@ -14,6 +14,14 @@ std::string format_double(double v) {
   return std::string(buf, r.ptr);
 }
 
+std::string format_float(float v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
 std::string format_thousands(int64_t v) {
   std::string digits = std::to_string(v < 0 ? -(v + 1) + 1ULL : static_cast<uint64_t>(v));
   std::string out;

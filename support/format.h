@@ -9,6 +9,9 @@ namespace cnnc {
 /// Shortest text that reads back as the same double ("0.1", "1e-05", "2").
 std::string format_double(double v);
 
+/// Shortest text that reads back as the same float ("-0.2", not -0.200000003).
+std::string format_float(float v);
+
 /// 61100840 -> "61,100,840"
 std::string format_thousands(int64_t v);
 
