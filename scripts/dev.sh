@@ -15,13 +15,18 @@ case "${1:-}" in
     cmake --preset release >/dev/null
     cmake --build build/release -j "$jobs" --target cnnc >/dev/null
     ./build/release/tools/cnnc report examples/resnet50.json
+    # A deterministic 224x224 test image, then one inference on the reference backend.
+    /usr/bin/python3 -c "import numpy as n; n.save('build/release/image.npy', n.random.RandomState(0).rand(1, 3, 224, 224).astype(n.float32))"
+    echo
+    echo "== cnnc run examples/resnet50.json (reference backend, seeded weights)"
+    ./build/release/tools/cnnc run examples/resnet50.json --input build/release/image.npy
     ;;
   test)
     start=$(date +%s)
     ./scripts/setup.sh
     echo "== clang-format-14 (.clang-format: Google style, 100 columns)"
     git ls-files '*.cpp' '*.h' | xargs clang-format-14 --dry-run --Werror
-    echo "== release build (gcc, -Werror): unit, lit, torchvision"
+    echo "== release build (gcc, -Werror): unit, lit, torchvision, PyTorch oracle (reference, reference_full)"
     cmake --preset release >/dev/null
     cmake --build build/release -j "$jobs" >/dev/null
     ctest --test-dir build/release --output-on-failure -j "$jobs"
