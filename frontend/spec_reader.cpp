@@ -265,9 +265,10 @@ void SpecBuilder::read_weights(const json::Value& w) {
     std::free(real_file);
     std::free(real_dir);
     if (f.empty() || d.empty() || f.compare(0, d.size(), d) != 0) {
-      diag().error(c_.at(w.pos),
-                   "\"weights\" path '" + p + "' leads outside the spec's directory (to '" + f + "')",
-                   {{SourceLoc{}, "pass --allow-paths-outside-model-dir to allow it"}});
+      diag().error(
+          c_.at(w.pos),
+          "\"weights\" path '" + p + "' leads outside the spec's directory (to '" + f + "')",
+          {{SourceLoc{}, "pass --allow-paths-outside-model-dir to allow it"}});
       return;
     }
   }

@@ -57,7 +57,8 @@ class HeaderParser {
       if (eat('}')) break;
       return fail("expected ',' or '}'");
     }
-    if (!has_descr || !has_fortran || !has_shape) return fail("needs 'descr', 'fortran_order' and 'shape'");
+    if (!has_descr || !has_fortran || !has_shape)
+      return fail("needs 'descr', 'fortran_order' and 'shape'");
     return true;
   }
 
@@ -111,14 +112,16 @@ class HeaderParser {
 std::string conversion_hint(const std::string& descr) {
   if (descr == "|O") return "an object array, which only pickle can read; cnnc never unpickles";
   if (descr == ">f4") return "big-endian float32; save it with x.astype('<f4')";
-  if (descr.size() >= 2 && (descr[1] == 'f' || descr[1] == 'i' || descr[1] == 'u' || descr[1] == 'b'))
+  if (descr.size() >= 2 &&
+      (descr[1] == 'f' || descr[1] == 'i' || descr[1] == 'u' || descr[1] == 'b'))
     return "dtype '" + descr + "'; cnnc reads float32 ('<f4'): save x.astype(numpy.float32)";
   return "dtype '" + descr + "'; cnnc reads float32 ('<f4')";
 }
 
 }  // namespace
 
-std::optional<ir::Tensor> parse_npy(std::string_view bytes, const std::string& path, DiagnosticEngine& diag) {
+std::optional<ir::Tensor> parse_npy(std::string_view bytes, const std::string& path,
+                                    DiagnosticEngine& diag) {
   SourceLoc file = make_file_loc(path);
   if (bytes.substr(0, 6) != "\x93NUMPY") {
     diag.error(file, "not a .npy file (missing the \\x93NUMPY magic)");
@@ -131,7 +134,8 @@ std::optional<ir::Tensor> parse_npy(std::string_view bytes, const std::string& p
   int major = static_cast<unsigned char>(bytes[6]);
   size_t len_bytes = major == 1 ? 2 : 4;
   if (major < 1 || major > 3) {
-    diag.error(file, ".npy format version " + std::to_string(major) + " is not supported (1, 2 or 3)");
+    diag.error(file,
+               ".npy format version " + std::to_string(major) + " is not supported (1, 2 or 3)");
     return std::nullopt;
   }
   if (bytes.size() < 8 + len_bytes) {
@@ -140,8 +144,9 @@ std::optional<ir::Tensor> parse_npy(std::string_view bytes, const std::string& p
   }
   uint64_t hlen = major == 1 ? load_u16_le(bytes.data() + 8) : load_u32_le(bytes.data() + 8);
   if (hlen > static_cast<uint64_t>(kMaxNpyHeader)) {
-    diag.error(file, "header length " + std::to_string(hlen) + " exceeds " + std::to_string(kMaxNpyHeader), {},
-               ExitCode::ResourceLimit);
+    diag.error(
+        file, "header length " + std::to_string(hlen) + " exceeds " + std::to_string(kMaxNpyHeader),
+        {}, ExitCode::ResourceLimit);
     return std::nullopt;
   }
   size_t start = 8 + len_bytes;
@@ -168,12 +173,14 @@ std::optional<ir::Tensor> parse_npy(std::string_view bytes, const std::string& p
   auto need = n ? checked_mul(*n, 4) : std::nullopt;
   std::string_view data = bytes.substr(start + hlen);
   if (!need || *need != static_cast<int64_t>(data.size())) {
-    diag.error(file, "shape (" + shape.str() + ") float32 needs " + (need ? std::to_string(*need) : "too many") +
+    diag.error(file, "shape (" + shape.str() + ") float32 needs " +
+                         (need ? std::to_string(*need) : "too many") +
                          " bytes of data, the file has " + std::to_string(data.size()));
     return std::nullopt;
   }
   ir::Tensor t(shape);
-  for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = float_from_bits(load_u32_le(data.data() + 4 * i));
+  for (size_t i = 0; i < t.data.size(); ++i)
+    t.data[i] = float_from_bits(load_u32_le(data.data() + 4 * i));
   return t;
 }
 

@@ -15,7 +15,8 @@ namespace cnnc::io {
 
 inline constexpr int64_t kMaxNpyHeader = 65536;
 
-std::optional<ir::Tensor> parse_npy(std::string_view bytes, const std::string& path, DiagnosticEngine& diag);
+std::optional<ir::Tensor> parse_npy(std::string_view bytes, const std::string& path,
+                                    DiagnosticEngine& diag);
 std::optional<ir::Tensor> read_npy(const std::string& path, DiagnosticEngine& diag);
 
 /// Format 1.0, '<f4', C order; the header padded to 64 bytes as NumPy does.

@@ -1,6 +1,7 @@
 // The safetensors weight format (huggingface/safetensors): an 8-byte
 // little-endian header length N, N bytes of JSON
-//   {"__metadata__": {"k": "v"}, "name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, ...}
+//   {"__metadata__": {"k": "v"}, "name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]},
+//   ...}
 // then the data; offsets are relative to the data, contiguous, and cover it.
 //
 // Reading validates everything before it allocates tensors (reliability
@@ -50,8 +51,9 @@ using Metadata = std::vector<std::pair<std::string, std::string>>;
 /// The bytes of a safetensors file with the tensors in the given order (F32),
 /// the header padded with spaces so the data starts 8-byte aligned.
 /// Deterministic: the same tensors and metadata give the same bytes.
-std::string serialize_safetensors(const std::vector<std::pair<std::string, const ir::Tensor*>>& tensors,
-                                  const Metadata& metadata);
+std::string serialize_safetensors(
+    const std::vector<std::pair<std::string, const ir::Tensor*>>& tensors,
+    const Metadata& metadata);
 
 /// Writes serialize_safetensors(...) to `path` atomically.
 void write_safetensors(const std::string& path,

@@ -54,8 +54,8 @@ std::string dims_text(const ir::Shape& s) {
 
 }  // namespace
 
-bool bind_weights(Graph& g, std::vector<NamedTensor> tensors, const std::string& path, const BindOptions& opts,
-                  DiagnosticEngine& diag) {
+bool bind_weights(Graph& g, std::vector<NamedTensor> tensors, const std::string& path,
+                  const BindOptions& opts, DiagnosticEngine& diag) {
   SourceLoc file = make_file_loc(path);
   int before = diag.error_count();
   std::unordered_map<std::string, size_t> index;
@@ -67,15 +67,16 @@ bool bind_weights(Graph& g, std::vector<NamedTensor> tensors, const std::string&
     const Node* owner = owner_of(g, p);
     std::string layer = owner ? owner->name() : std::string("?");
     std::vector<Note> where;
-    if (owner && owner->loc.known()) where.push_back({owner->loc, "layer '" + layer + "' is defined here"});
+    if (owner && owner->loc.known())
+      where.push_back({owner->loc, "layer '" + layer + "' is defined here"});
     auto it = index.find(p->name);
     if (it == index.end()) {
       std::vector<std::string> unused;
       for (const auto& n : names)
         if (!g.find_value(n, true)) unused.push_back(n);
       diag.error(file,
-                 "layer '" + layer + "' needs '" + p->name + "' " + dims_text(p->type.shape) + "; it is not in the file" +
-                     did_you_mean(p->name, unused),
+                 "layer '" + layer + "' needs '" + p->name + "' " + dims_text(p->type.shape) +
+                     "; it is not in the file" + did_you_mean(p->name, unused),
                  where);
       continue;
     }
@@ -85,17 +86,19 @@ bool bind_weights(Graph& g, std::vector<NamedTensor> tensors, const std::string&
       std::vector<Note> notes = where;
       // A conv weight whose only mismatch is its input channels: say which input.
       if (owner && owner->op == OpKind::Conv2d && p == owner->inputs[1] && t.shape.rank() == 4 &&
-          t.shape[0] == p->type.shape[0] && t.shape[2] == p->type.shape[2] && t.shape[3] == p->type.shape[3]) {
+          t.shape[0] == p->type.shape[0] && t.shape[2] == p->type.shape[2] &&
+          t.shape[3] == p->type.shape[3]) {
         const Value* x = owner->inputs[0];
         notes.push_back({SourceLoc{}, "input '" + x->name + "' of layer '" + layer + "' has " +
                                           std::to_string(x->type.shape[1]) + " channels (groups " +
-                                          std::to_string(owner->as<ir::Conv2dAttrs>().groups) + "), so the weight takes " +
+                                          std::to_string(owner->as<ir::Conv2dAttrs>().groups) +
+                                          "), so the weight takes " +
                                           std::to_string(p->type.shape[1]) + " per group, not " +
                                           std::to_string(t.shape[1])});
       }
       diag.error(file,
-                 "tensor '" + p->name + "' is " + dims_text(t.shape) + "; layer '" + layer + "' needs " +
-                     dims_text(p->type.shape),
+                 "tensor '" + p->name + "' is " + dims_text(t.shape) + "; layer '" + layer +
+                     "' needs " + dims_text(p->type.shape),
                  notes);
       continue;
     }
@@ -103,13 +106,13 @@ bool bind_weights(Graph& g, std::vector<NamedTensor> tensors, const std::string&
     for (int64_t i = 0; i < t.size(); ++i) {
       float v = t[i];
       if (!std::isfinite(v)) {
-        diag.error(file, "tensor '" + p->name + "'[" + std::to_string(i) + "] is " + (std::isnan(v) ? "NaN" : "infinite") +
-                             " (layer '" + layer + "')");
+        diag.error(file, "tensor '" + p->name + "'[" + std::to_string(i) + "] is " +
+                             (std::isnan(v) ? "NaN" : "infinite") + " (layer '" + layer + "')");
         break;
       }
       if (is_var && v < 0) {
-        diag.error(file, "tensor '" + p->name + "'[" + std::to_string(i) + "] is " + format_float(v) +
-                             "; a variance must be >= 0 (layer '" + layer + "')");
+        diag.error(file, "tensor '" + p->name + "'[" + std::to_string(i) + "] is " +
+                             format_float(v) + "; a variance must be >= 0 (layer '" + layer + "')");
         break;
       }
     }
@@ -134,7 +137,8 @@ namespace {
 
 // The gain of He initialisation for the activation that follows `n`, or 0
 // when none of the ReLU family follows (then Xavier is used).
-double relu_gain(const Node& n, const std::unordered_map<const Value*, std::vector<const Node*>>& users) {
+double relu_gain(const Node& n,
+                 const std::unordered_map<const Value*, std::vector<const Node*>>& users) {
   auto gain_of = [](OpKind op, double alpha) {
     switch (op) {
       case OpKind::Relu:
@@ -148,7 +152,8 @@ double relu_gain(const Node& n, const std::unordered_map<const Value*, std::vect
         return 0.0;
     }
   };
-  if (const ir::Epilogue* e = ir::epilogue_of(n.attrs); e && e->act.op) return gain_of(*e->act.op, e->act.alpha);
+  if (const ir::Epilogue* e = ir::epilogue_of(n.attrs); e && e->act.op)
+    return gain_of(*e->act.op, e->act.alpha);
   const Value* v = n.output();
   while (true) {
     auto it = users.find(v);
@@ -174,9 +179,11 @@ void init_weights(Graph& g, uint64_t seed) {
     const Node* owner = owner_of(g, p);
     ir::ParamRole role = role_of(g, p).value_or(ir::ParamRole::Weight);
     const ir::Shape& s = p->type.shape;
-    if (role == ir::ParamRole::Weight && owner && (owner->op == OpKind::Conv2d || owner->op == OpKind::Linear)) {
+    if (role == ir::ParamRole::Weight && owner &&
+        (owner->op == OpKind::Conv2d || owner->op == OpKind::Linear)) {
       int64_t receptive = s.rank() == 4 ? s[2] * s[3] : 1;
-      double fan_in = static_cast<double>(s[1] * receptive), fan_out = static_cast<double>(s[0] * receptive);
+      double fan_in = static_cast<double>(s[1] * receptive),
+             fan_out = static_cast<double>(s[0] * receptive);
       RandomStream rng(seed, p->name);
       double gain = relu_gain(*owner, users);
       if (gain > 0) {

@@ -6,21 +6,19 @@
 
 namespace cnnc {
 
-std::string format_double(double v) {
+namespace {
+template <class T>
+std::string shortest(T v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
+}  // namespace
 
-std::string format_float(float v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
+std::string format_double(double v) { return shortest(v); }
+std::string format_float(float v) { return shortest(v); }
 
 std::string format_thousands(int64_t v) {
   std::string digits = std::to_string(v < 0 ? -(v + 1) + 1ULL : static_cast<uint64_t>(v));

@@ -419,18 +419,7 @@ void render(const Value& v, std::string& out) {
       out += v.text;
       break;
     case Kind::String:
-      out += '"';
-      for (char c : v.text) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-          continue;
-        }
-        out += c;
-      }
-      out += '"';
+      out += quote(v.text);
       break;
     case Kind::Array:
       out += '[';
@@ -463,6 +452,23 @@ std::optional<Value> parse(std::string_view text, const Limits& limits, ParseErr
     err.message = f.message;
     return std::nullopt;
   }
+}
+
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
 }
 
 std::string to_string(const Value& v) {

@@ -73,4 +73,7 @@ std::optional<Value> parse(std::string_view text, const Limits& limits, ParseErr
 /// Renders a value back as compact JSON text (for messages and tests).
 std::string to_string(const Value& v);
 
+/// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
+std::string quote(std::string_view s);
+
 }  // namespace cnnc::json

@@ -3,7 +3,8 @@
 
 namespace cnnc::reference {
 
-void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const ir::Conv2dAttrs& a, Tensor& y) {
+void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const ir::Conv2dAttrs& a,
+            Tensor& y) {
   const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
   const int64_t K = y.shape[1], OH = y.shape[2], OW = y.shape[3];
   const int64_t R = a.kernel.h, S = a.kernel.w;

@@ -48,8 +48,8 @@ void apply_epilogue(const ir::Epilogue& e, const Tensor* residual, Tensor& y) {
   }
 }
 
-void dropout(const Tensor& x, const ir::DropoutAttrs& a, bool training, uint64_t seed, const std::string& layer,
-             Tensor& y) {
+void dropout(const Tensor& x, const ir::DropoutAttrs& a, bool training, uint64_t seed,
+             const std::string& layer, Tensor& y) {
   const bool inverted = a.scaling == ir::DropoutScaling::Inverted;
   if (!training) {
     const double scale = inverted ? 1.0 : 1.0 - a.rate;
@@ -93,7 +93,8 @@ void concat(const std::vector<const Tensor*>& xs, int64_t axis, Tensor& y) {
   for (const Tensor* x : xs) {
     const int64_t len = x->shape[static_cast<int>(axis)];
     for (int64_t o = 0; o < outer; ++o)
-      for (int64_t j = 0; j < len * inner; ++j) y[(o * total + offset) * inner + j] = (*x)[o * len * inner + j];
+      for (int64_t j = 0; j < len * inner; ++j)
+        y[(o * total + offset) * inner + j] = (*x)[o * len * inner + j];
     offset += len;
   }
 }

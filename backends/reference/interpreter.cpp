@@ -21,8 +21,11 @@ bool check_runnable(const ir::Graph& g, const RunOptions& opts, DiagnosticEngine
     int64_t per_channel = x[0];
     for (int i = 2; i < x.rank(); ++i) per_channel *= x[i];
     if (per_channel < 2)
-      diag.error(n->loc, "layer '" + n->name() + "': batch_norm in training mode needs more than one value per channel; "
-                         "its input is " + x.str() + " (use a batch of at least 2)");
+      diag.error(n->loc,
+                 "layer '" + n->name() +
+                     "': batch_norm in training mode needs more than one value per channel; "
+                     "its input is " +
+                     x.str() + " (use a batch of at least 2)");
   }
   return diag.error_count() == before;
 }
@@ -64,17 +67,22 @@ class Interpreter {
   const ir::Tensor& get(const Value* v) const {
     if (auto it = owned_.find(v); it != owned_.end()) return it->second;
     auto it = bound_.find(v);
-    CNNC_INTERNAL_ASSERT(it != bound_.end()) << "value '" << v->name << "' read before it was computed";
+    CNNC_INTERNAL_ASSERT(it != bound_.end())
+        << "value '" << v->name << "' read before it was computed";
     return *it->second;
   }
 
-  ir::Tensor& out(const Node& n) { return owned_.emplace(n.output(), ir::Tensor(n.output()->type.shape)).first->second; }
+  ir::Tensor& out(const Node& n) {
+    return owned_.emplace(n.output(), ir::Tensor(n.output()->type.shape)).first->second;
+  }
 
   void step(const Node& n) {
     auto ops = ir::split_operands(n);
     CNNC_INTERNAL_ASSERT(ops.has_value()) << "unverified node '" << n.name() << "'";
     const ir::Tensor& x = get(ops->data[0]);
-    auto param = [&](size_t i) -> const ir::Tensor* { return i < ops->params.size() ? &get(ops->params[i]) : nullptr; };
+    auto param = [&](size_t i) -> const ir::Tensor* {
+      return i < ops->params.size() ? &get(ops->params[i]) : nullptr;
+    };
     ir::Tensor& y = out(n);
     switch (n.op) {
       case OpKind::Conv2d:
@@ -89,8 +97,8 @@ class Interpreter {
           batch_norm_inference(x, *param(0), *param(1), *param(2), *param(3), eps, y);
         } else {
           ir::Tensor mean(param(2)->shape), var(param(3)->shape);
-          batch_norm_training(x, *param(0), *param(1), *param(2), *param(3), eps, n.as<ir::BatchNormAttrs>().momentum,
-                              y, mean, var);
+          batch_norm_training(x, *param(0), *param(1), *param(2), *param(3), eps,
+                              n.as<ir::BatchNormAttrs>().momentum, y, mean, var);
           state_.emplace_back(ops->params[2]->name, std::move(mean));
           state_.emplace_back(ops->params[3]->name, std::move(var));
         }

@@ -38,6 +38,7 @@ bool check_runnable(const ir::Graph& g, const RunOptions& opts, DiagnosticEngine
 /// Runs `g` on `inputs` (in the order of g.inputs(), shapes equal to theirs).
 /// Preconditions (internal errors otherwise): `g` verifies and every parameter
 /// has data.
-RunResult run(const ir::Graph& g, const std::vector<ir::Tensor>& inputs, const RunOptions& opts = {});
+RunResult run(const ir::Graph& g, const std::vector<ir::Tensor>& inputs,
+              const RunOptions& opts = {});
 
 }  // namespace cnnc::reference

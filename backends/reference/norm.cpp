@@ -17,8 +17,8 @@ Nck dims(const Tensor& x) {
 }
 }  // namespace
 
-void batch_norm_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
-                          const Tensor& var, double eps, Tensor& y) {
+void batch_norm_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                          const Tensor& mean, const Tensor& var, double eps, Tensor& y) {
   const auto [N, C, K] = dims(x);
   for (int64_t c = 0; c < C; ++c) {
     const double scale = gamma[c] / std::sqrt(static_cast<double>(var[c]) + eps);
@@ -30,9 +30,9 @@ void batch_norm_inference(const Tensor& x, const Tensor& gamma, const Tensor& be
   }
 }
 
-void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
-                         const Tensor& var, double eps, double momentum, Tensor& y, Tensor& new_mean,
-                         Tensor& new_var) {
+void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                         const Tensor& mean, const Tensor& var, double eps, double momentum,
+                         Tensor& y, Tensor& new_mean, Tensor& new_var) {
   const auto [N, C, K] = dims(x);
   const double M = static_cast<double>(N * K);  // values per channel (> 1: checked before running)
   for (int64_t c = 0; c < C; ++c) {
@@ -67,7 +67,8 @@ void lrn(const Tensor& x, const ir::LrnAttrs& a, Tensor& y) {
     for (int64_t c = 0; c < C; ++c)
       for (int64_t i = 0; i < HW; ++i) {
         double sum = 0;
-        for (int64_t cc = std::max<int64_t>(0, c - half); cc <= std::min<int64_t>(C - 1, c + half); ++cc) {
+        for (int64_t cc = std::max<int64_t>(0, c - half); cc <= std::min<int64_t>(C - 1, c + half);
+             ++cc) {
           const double v = x[(n * C + cc) * HW + i];
           sum += v * v;
         }

@@ -8,50 +8,58 @@
 
 namespace cnnc::reference {
 
-void max_pool(const Tensor& x, const ir::PoolAttrs& a, Tensor& y) {
+namespace {
+
+// The window of output index o along one dim: [begin, end) within the input,
+// and its extent within the padded input (what count_include_pad divides by).
+struct Window {
+  int64_t begin, end, padded;
+};
+
+Window window(int64_t o, int64_t kernel, int64_t stride, int64_t pad_before, int64_t pad_after,
+              int64_t n) {
+  const int64_t start = o * stride - pad_before;
+  const int64_t stop = std::min(start + kernel, n + pad_after);
+  return {std::max<int64_t>(start, 0), std::min(stop, n), stop - start};
+}
+
+// Calls reduce(plane, window along H, window along W) for every output element.
+template <class Reduce>
+void for_each_window(const Tensor& x, const ir::PoolAttrs& a, Tensor& y, Reduce reduce) {
   const int64_t NC = x.shape[0] * x.shape[1], H = x.shape[2], W = x.shape[3];
   const int64_t OH = y.shape[2], OW = y.shape[3];
-  for (int64_t nc = 0; nc < NC; ++nc) {
+  for (int64_t nc = 0; nc < NC; ++nc)
     for (int64_t oh = 0; oh < OH; ++oh) {
-      const int64_t h0 = std::max<int64_t>(oh * a.stride.h - a.pad.top, 0);
-      const int64_t h1 = std::min<int64_t>(oh * a.stride.h - a.pad.top + a.kernel.h, H);
+      const Window wh = window(oh, a.kernel.h, a.stride.h, a.pad.top, a.pad.bottom, H);
       for (int64_t ow = 0; ow < OW; ++ow) {
-        const int64_t w0 = std::max<int64_t>(ow * a.stride.w - a.pad.left, 0);
-        const int64_t w1 = std::min<int64_t>(ow * a.stride.w - a.pad.left + a.kernel.w, W);
-        float m = -std::numeric_limits<float>::infinity();
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) m = std::max(m, x[(nc * H + h) * W + w]);
-        y[(nc * OH + oh) * OW + ow] = m;
+        const Window ww = window(ow, a.kernel.w, a.stride.w, a.pad.left, a.pad.right, W);
+        y[(nc * OH + oh) * OW + ow] = reduce(&x.data[static_cast<size_t>(nc * H * W)], wh, ww);
       }
     }
-  }
+}
+
+}  // namespace
+
+void max_pool(const Tensor& x, const ir::PoolAttrs& a, Tensor& y) {
+  const int64_t W = x.shape[3];
+  for_each_window(x, a, y, [W](const float* plane, Window wh, Window ww) {
+    float m = -std::numeric_limits<float>::infinity();  // padding never wins
+    for (int64_t h = wh.begin; h < wh.end; ++h)
+      for (int64_t w = ww.begin; w < ww.end; ++w) m = std::max(m, plane[h * W + w]);
+    return m;
+  });
 }
 
 void avg_pool(const Tensor& x, const ir::AvgPoolAttrs& aa, Tensor& y) {
-  const ir::PoolAttrs& a = aa.pool;
-  const int64_t NC = x.shape[0] * x.shape[1], H = x.shape[2], W = x.shape[3];
-  const int64_t OH = y.shape[2], OW = y.shape[3];
-  for (int64_t nc = 0; nc < NC; ++nc) {
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      int64_t h0 = oh * a.stride.h - a.pad.top;
-      int64_t h1 = std::min<int64_t>(h0 + a.kernel.h, H + a.pad.bottom);
-      const int64_t padded_h = h1 - h0;
-      h0 = std::max<int64_t>(h0, 0);
-      h1 = std::min<int64_t>(h1, H);
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        int64_t w0 = ow * a.stride.w - a.pad.left;
-        int64_t w1 = std::min<int64_t>(w0 + a.kernel.w, W + a.pad.right);
-        const int64_t padded_w = w1 - w0;
-        w0 = std::max<int64_t>(w0, 0);
-        w1 = std::min<int64_t>(w1, W);
-        double sum = 0;
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) sum += x[(nc * H + h) * W + w];
-        const int64_t count = aa.count_include_pad ? padded_h * padded_w : (h1 - h0) * (w1 - w0);
-        y[(nc * OH + oh) * OW + ow] = static_cast<float>(sum / static_cast<double>(count));
-      }
-    }
-  }
+  const int64_t W = x.shape[3];
+  for_each_window(x, aa.pool, y, [&](const float* plane, Window wh, Window ww) {
+    double sum = 0;
+    for (int64_t h = wh.begin; h < wh.end; ++h)
+      for (int64_t w = ww.begin; w < ww.end; ++w) sum += plane[h * W + w];
+    const int64_t count =
+        aa.count_include_pad ? wh.padded * ww.padded : (wh.end - wh.begin) * (ww.end - ww.begin);
+    return static_cast<float>(sum / static_cast<double>(count));
+  });
 }
 
 void global_avg_pool(const Tensor& x, Tensor& y) {

@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!ts) return 0;
   std::vector<std::pair<std::string, const cnnc::ir::Tensor*>> list;
   for (const auto& t : *ts) list.emplace_back(t.name, &t.tensor);
-  auto back = cnnc::io::parse_safetensors(cnnc::io::serialize_safetensors(list, {}), "again.safetensors", diag, limits);
+  auto back = cnnc::io::parse_safetensors(cnnc::io::serialize_safetensors(list, {}),
+                                          "again.safetensors", diag, limits);
   if (!back || back->size() != ts->size()) std::abort();
   return 0;
 }

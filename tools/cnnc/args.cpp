@@ -31,7 +31,8 @@ void ArgParser::option(std::string name, std::string metavar, std::string help,
 
 void ArgParser::repeated_option(std::string name, std::string metavar, std::string help,
                                 std::function<std::string(const std::string&)> add) {
-  opts_.push_back(Opt{std::move(name), std::move(metavar), std::move(help), std::move(add), nullptr, false, "", true});
+  opts_.push_back(Opt{std::move(name), std::move(metavar), std::move(help), std::move(add), nullptr,
+                      false, "", true});
 }
 
 void ArgParser::int_option(std::string name, std::string metavar, std::string help, int64_t* target,

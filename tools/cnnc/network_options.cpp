@@ -85,6 +85,17 @@ std::optional<int> parse_verb_args(ArgParser& p, const std::vector<std::string>&
   return std::nullopt;
 }
 
+int network_verb(ArgParser& p, const std::vector<std::string>& args, NetworkOptions& opts,
+                 const std::string& net,
+                 const std::function<void(ir::Graph&, DiagnosticEngine&)>& body) {
+  opts.add_to(p);
+  if (auto done = parse_verb_args(p, args)) return *done;
+  DiagnosticEngine diag(std::cerr, opts.diagnostics());
+  return run_verb(diag, [&] {
+    if (auto g = load_for_verb(net, opts, diag)) body(*g, diag);
+  });
+}
+
 int run_verb(DiagnosticEngine& diag, const std::function<void()>& body) {
   try {
     body();

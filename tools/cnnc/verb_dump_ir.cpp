@@ -14,13 +14,8 @@ int verb_dump_ir(const std::vector<std::string>& args) {
               "lines of IR.");
   p.positional("NET", "the network: a .json spec or a .cnnir file", &net);
   add_output_option(p, "the IR", &out);
-  net_opts.add_to(p);
-  if (auto done = parse_verb_args(p, args)) return *done;
-  DiagnosticEngine diag(std::cerr, net_opts.diagnostics());
-  return run_verb(diag, [&] {
-    auto g = load_for_verb(net, net_opts, diag);
-    if (!g) return;
-    emit_output(out, net, ir::print_graph(*g), diag);
+  return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
+    emit_output(out, net, ir::print_graph(graph), diag);
   });
 }
 

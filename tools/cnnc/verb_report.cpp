@@ -35,15 +35,10 @@ int verb_report(const std::vector<std::string>& args) {
   p.choice("--format", "output format (default table)", &format,
            {"table", "json", "csv", "markdown"});
   add_output_option(p, "the report", &out);
-  net_opts.add_to(p);
   p.epilog(kConventions);
-  if (auto done = parse_verb_args(p, args)) return *done;
-  DiagnosticEngine diag(std::cerr, net_opts.diagnostics());
-  return run_verb(diag, [&] {
-    auto g = load_for_verb(net, net_opts, diag);
-    if (!g) return;
-    ir::GraphStats stats = ir::analyze(*g);
-    emit_output(out, net, format_report(*g, stats, format), diag);
+  return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
+    ir::GraphStats stats = ir::analyze(graph);
+    emit_output(out, net, format_report(graph, stats, format), diag);
   });
 }
 

@@ -29,8 +29,9 @@ Binding split_binding(const std::string& v) {
 // Which graph value each binding refers to; a bare file is allowed only when
 // there is exactly one candidate.
 std::vector<std::pair<const ir::Value*, std::string>> match(const std::vector<Binding>& bs,
-                                                            std::span<ir::Value* const> values, const char* flag,
-                                                            const char* kind, DiagnosticEngine& diag) {
+                                                            std::span<ir::Value* const> values,
+                                                            const char* flag, const char* kind,
+                                                            DiagnosticEngine& diag) {
   std::vector<std::pair<const ir::Value*, std::string>> out;
   std::vector<std::string> names;
   for (const ir::Value* v : values) names.push_back(v->name);
@@ -41,9 +42,11 @@ std::vector<std::pair<const ir::Value*, std::string>> match(const std::vector<Bi
       if (values.size() != 1) {
         std::string list;
         for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-        diag.error(SourceLoc{}, std::string(flag) + " " + b.file + ": the network has " + std::to_string(values.size()) +
-                                    " " + kind + "s (" + list + "); write " + flag + " NAME=" + b.file, {},
-                   ExitCode::Usage);
+        diag.error(SourceLoc{},
+                   std::string(flag) + " " + b.file + ": the network has " +
+                       std::to_string(values.size()) + " " + kind + "s (" + list + "); write " +
+                       flag + " NAME=" + b.file,
+                   {}, ExitCode::Usage);
         continue;
       }
       v = values[0];
@@ -51,14 +54,16 @@ std::vector<std::pair<const ir::Value*, std::string>> match(const std::vector<Bi
       for (const ir::Value* c : values)
         if (c->name == b.name) v = c;
       if (!v) {
-        diag.error(SourceLoc{}, std::string(flag) + ": the network has no " + kind + " '" + b.name + "'" +
-                                    did_you_mean(b.name, names),
+        diag.error(SourceLoc{},
+                   std::string(flag) + ": the network has no " + kind + " '" + b.name + "'" +
+                       did_you_mean(b.name, names),
                    {}, ExitCode::Usage);
         continue;
       }
     }
     if (!seen.emplace(v->name, b.file).second) {
-      diag.error(SourceLoc{}, std::string(flag) + ": " + kind + " '" + v->name + "' given twice", {}, ExitCode::Usage);
+      diag.error(SourceLoc{}, std::string(flag) + ": " + kind + " '" + v->name + "' given twice",
+                 {}, ExitCode::Usage);
       continue;
     }
     out.emplace_back(v, b.file);
@@ -75,7 +80,8 @@ void print_summary(const std::string& name, const ir::Tensor& t) {
     hi = std::max<double>(hi, v);
     sum += v;
   }
-  std::printf("  min %.6g  max %.6g  mean %.6g\n", lo, hi, sum / static_cast<double>(t.data.size()));
+  std::printf("  min %.6g  max %.6g  mean %.6g\n", lo, hi,
+              sum / static_cast<double>(t.data.size()));
   if (t.shape.rank() == 2) {  // class scores: the best class of each row
     int64_t rows = t.shape[0], cols = t.shape[1];
     std::printf("  argmax:");
@@ -94,75 +100,81 @@ int verb_run(const std::vector<std::string>& args) {
   WeightsOptions w;
   std::string net, mode = "inference", out_weights;
   std::vector<Binding> inputs, outputs;
-  ArgParser p("cnnc run NET --input [NAME=]X.npy [options]",
-              "Runs the network on the reference backend (a plain interpreter, the oracle of every other\n"
-              "backend) and writes or summarises its outputs. Inputs are float32 .npy arrays in C order; an\n"
-              "input whose batch (dim 0) differs from the network's re-batches the network.");
+  ArgParser p(
+      "cnnc run NET --input [NAME=]X.npy [options]",
+      "Runs the network on the reference backend (a plain interpreter, the oracle of every other\n"
+      "backend) and writes or summarises its outputs. Inputs are float32 .npy arrays in C order; "
+      "an\n"
+      "input whose batch (dim 0) differs from the network's re-batches the network.");
   p.positional("NET", "the network: a .json spec or a .cnnir file", &net);
-  p.repeated_option("--input", "[NAME=]FILE.npy", "an input (NAME= needed when the network has several)",
+  p.repeated_option("--input", "[NAME=]FILE.npy",
+                    "an input (NAME= needed when the network has several)",
                     [&](const std::string& v) {
                       inputs.push_back(split_binding(v));
                       return std::string();
                     });
-  p.repeated_option("--output", "[NAME=]FILE.npy", "write an output (default: print a summary of every output)",
+  p.repeated_option("--output", "[NAME=]FILE.npy",
+                    "write an output (default: print a summary of every output)",
                     [&](const std::string& v) {
                       outputs.push_back(split_binding(v));
                       return std::string();
                     });
-  p.choice("--mode", "inference (default) or training: batch statistics in batch_norm, dropout masks", &mode,
+  p.choice("--mode",
+           "inference (default) or training: batch statistics in batch_norm, dropout masks", &mode,
            {"inference", "training"});
-  p.option("--output-weights", "FILE",
-           "write every parameter after the run (training mode updates batch_norm running statistics)",
-           [&](const std::string& v) {
-             out_weights = v;
-             return std::string();
-           });
+  p.option(
+      "--output-weights", "FILE",
+      "write every parameter after the run (training mode updates batch_norm running statistics)",
+      [&](const std::string& v) {
+        out_weights = v;
+        return std::string();
+      });
   w.add_to(p, /*allow_file=*/true);
-  net_opts.add_to(p);
-  if (auto done = parse_verb_args(p, args)) return *done;
-  DiagnosticEngine diag(std::cerr, net_opts.diagnostics());
-  return run_verb(diag, [&] {
-    auto g = load_for_verb(net, net_opts, diag);
-    if (!g) return;
-    auto in_bind = match(inputs, g->inputs(), "--input", "input", diag);
-    auto out_bind = match(outputs, g->outputs(), "--output", "output", diag);
+  return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
+    auto in_bind = match(inputs, graph.inputs(), "--input", "input", diag);
+    auto out_bind = match(outputs, graph.outputs(), "--output", "output", diag);
     diag.check();
-    for (const ir::Value* v : g->inputs()) {
-      bool given = std::any_of(in_bind.begin(), in_bind.end(), [&](const auto& b) { return b.first == v; });
+    for (const ir::Value* v : graph.inputs()) {
+      bool given =
+          std::any_of(in_bind.begin(), in_bind.end(), [&](const auto& b) { return b.first == v; });
       if (!given)
-        diag.error(SourceLoc{}, "missing --input for input '" + v->name + "' " + v->type.shape.str(), {},
+        diag.error(SourceLoc{},
+                   "missing --input for input '" + v->name + "' " + v->type.shape.str(), {},
                    ExitCode::Usage);
     }
     diag.check();
     // Read every input; accept another batch size if all inputs agree on it.
-    std::vector<ir::Tensor> tensors(g->inputs().size());
+    std::vector<ir::Tensor> tensors(graph.inputs().size());
     int64_t batch = 0;
     for (const auto& [v, file] : in_bind) {
       auto t = io::read_npy(file, diag);
       if (!t) continue;
       const ir::Shape& want = v->type.shape;
-      bool only_batch = t->shape.rank() == want.rank() && want.rank() > 0 && net_opts.batch == 0 &&
-                        std::equal(want.dims.begin() + 1, want.dims.end(), t->shape.dims.begin() + 1);
+      bool only_batch =
+          t->shape.rank() == want.rank() && want.rank() > 0 && net_opts.batch == 0 &&
+          std::equal(want.dims.begin() + 1, want.dims.end(), t->shape.dims.begin() + 1);
       if (t->shape != want && !(only_batch && (batch == 0 || batch == t->shape[0]))) {
-        diag.error(make_file_loc(file),
-                   "shape " + t->shape.str() + " does not match input '" + v->name + "' " + want.str());
+        diag.error(make_file_loc(file), "shape " + t->shape.str() + " does not match input '" +
+                                            v->name + "' " + want.str());
         continue;
       }
       if (t->shape != want) batch = t->shape[0];
-      size_t i = static_cast<size_t>(std::find(g->inputs().begin(), g->inputs().end(), v) - g->inputs().begin());
+      size_t i = static_cast<size_t>(std::find(graph.inputs().begin(), graph.inputs().end(), v) -
+                                     graph.inputs().begin());
       tensors[i] = std::move(*t);
     }
     diag.check();
-    if (batch > 0 && !ir::set_batch(*g, batch, net_opts.frontend.shapes, diag)) return;
-    provide_weights(*g, w, diag);
+    if (batch > 0 && !ir::set_batch(graph, batch, net_opts.frontend.shapes, diag)) return;
+    provide_weights(graph, w, diag);
     reference::RunOptions ro;
     ro.mode = mode == "training" ? reference::Mode::Training : reference::Mode::Inference;
     ro.seed = static_cast<uint64_t>(w.seed);
-    if (!reference::check_runnable(*g, ro, diag)) return;
-    reference::RunResult r = reference::run(*g, tensors, ro);
-    for (size_t i = 0; i < g->outputs().size(); ++i) {
-      const ir::Value* o = g->outputs()[i];
-      auto it = std::find_if(out_bind.begin(), out_bind.end(), [&](const auto& b) { return b.first == o; });
+    if (!reference::check_runnable(graph, ro, diag)) return;
+    reference::RunResult r = reference::run(graph, tensors, ro);
+    for (size_t i = 0; i < graph.outputs().size(); ++i) {
+      const ir::Value* o = graph.outputs()[i];
+      auto it = std::find_if(out_bind.begin(), out_bind.end(),
+                             [&](const auto& b) { return b.first == o; });
       if (it != out_bind.end()) {
         if (emit_guard(it->second, net, diag)) io::write_npy(it->second, r.outputs[i], diag);
       } else if (out_bind.empty()) {
@@ -170,9 +182,11 @@ int verb_run(const std::vector<std::string>& args) {
       }
     }
     if (!out_weights.empty()) {
-      for (auto& [name, t] : r.updated_state) g->find_value(name, true)->data = std::make_shared<const ir::Tensor>(t);
-      io::Metadata meta = {{"cnnc.network", g->name}};
-      if (emit_guard(out_weights, net, diag)) io::write_safetensors(out_weights, io::collect_weights(*g), meta, diag);
+      for (auto& [name, t] : r.updated_state)
+        graph.find_value(name, true)->data = std::make_shared<const ir::Tensor>(t);
+      io::Metadata meta = {{"cnnc.network", graph.name}};
+      if (emit_guard(out_weights, net, diag))
+        io::write_safetensors(out_weights, io::collect_weights(graph), meta, diag);
     }
   });
 }

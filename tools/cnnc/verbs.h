@@ -57,6 +57,13 @@ bool emit_guard(const std::string& path, const std::string& input, DiagnosticEng
 void emit_output(const std::string& path, const std::string& input, const std::string& text,
                  DiagnosticEngine& diag);
 
+/// The common frame of verbs that read a network: adds the network options to
+/// `p`, parses `args` (which fills `net`), loads the network and calls
+/// body(graph, diag). Returns the exit status.
+int network_verb(ArgParser& p, const std::vector<std::string>& args, NetworkOptions& opts,
+                 const std::string& net,
+                 const std::function<void(ir::Graph&, DiagnosticEngine&)>& body);
+
 /// Runs `body`, mapping DiagnosticsAbort and exceptions to exit statuses.
 int run_verb(DiagnosticEngine& diag, const std::function<void()>& body);
 

@@ -8,17 +8,20 @@ namespace cnnc::tool {
 
 void WeightsOptions::add_to(ArgParser& p, bool allow_file) {
   if (allow_file) {
-    p.option("--weights", "FILE", "parameters from a safetensors file (default: the spec's \"weights\", else seeded)",
+    p.option("--weights", "FILE",
+             "parameters from a safetensors file (default: the spec's \"weights\", else seeded)",
              [this](const std::string& v) {
                path = v;
                return std::string();
              });
-    p.flag("--strict-weights", "make tensors the network does not use an error (a warning by default)", &strict);
-    p.int_option("--max-weights-size", "BYTES", "largest weights file read (default 64 GiB)", &max_size, 1,
-                 INT64_MAX);
+    p.flag("--strict-weights",
+           "make tensors the network does not use an error (a warning by default)", &strict);
+    p.int_option("--max-weights-size", "BYTES", "largest weights file read (default 64 GiB)",
+                 &max_size, 1, INT64_MAX);
   }
-  p.int_option("--seed", "S", "seed of the initialisation (and of dropout masks when training); default 0", &seed, 0,
-               INT64_MAX);
+  p.int_option("--seed", "S",
+               "seed of the initialisation (and of dropout masks when training); default 0", &seed,
+               0, INT64_MAX);
 }
 
 void provide_weights(ir::Graph& g, const WeightsOptions& o, DiagnosticEngine& diag) {
@@ -27,7 +30,8 @@ void provide_weights(ir::Graph& g, const WeightsOptions& o, DiagnosticEngine& di
     path = g.weights_path[0] == '/' ? g.weights_path : g.source_dir + "/" + g.weights_path;
   if (path.empty()) {
     if (!g.params().empty())
-      diag.note(SourceLoc{}, "no weights given: parameters are initialised with seed " + std::to_string(o.seed) +
+      diag.note(SourceLoc{}, "no weights given: parameters are initialised with seed " +
+                                 std::to_string(o.seed) +
                                  " (He/Xavier); pass --weights FILE for trained ones");
     io::init_weights(g, static_cast<uint64_t>(o.seed));
     return;

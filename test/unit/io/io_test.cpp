@@ -22,7 +22,8 @@ TEST(Safetensors, RoundTripsWithMetadataAndAlignedData) {
   ir::Tensor a = tensor({2, 3}, {1, 2, 3, 4, 5, -6.5f}), b = tensor({}, {42});
   std::string bytes = serialize_safetensors({{"a", &a}, {"b.x", &b}}, {{"k", "v \"q\""}});
   uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<size_t>(i)]);
+  for (int i = 7; i >= 0; --i)
+    n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<size_t>(i)]);
   EXPECT_EQ((8 + n) % 8, 0u);  // data 8-byte aligned
   std::ostringstream err;
   DiagnosticEngine diag(err);
@@ -79,18 +80,20 @@ TEST(Npy, RoundTripsAndPadsTheHeaderTo64Bytes) {
     EXPECT_EQ(back->data, t.data);
   }
   ir::Tensor one{ir::Shape{{5}}};
-  EXPECT_NE(serialize_npy(one).find("'shape': (5,)"), std::string::npos);  // a 1-tuple needs its comma
+  EXPECT_NE(serialize_npy(one).find("'shape': (5,)"),
+            std::string::npos);  // a 1-tuple needs its comma
 }
 
 TEST(InitWeights, DeterministicPerNameAndFollowsTheRules) {
   std::ostringstream err;
   DiagnosticEngine diag(err);
   auto read = [&] {
-    return frontend::read_json_spec_text(R"({"cnnc": 1, "inputs": {"x": {"shape": [1, 16, 8, 8]}}, "layers": [
+    return frontend::read_json_spec_text(
+        R"({"cnnc": 1, "inputs": {"x": {"shape": [1, 16, 8, 8]}}, "layers": [
         {"name": "c", "type": "conv2d", "filters": 64, "kernel": 3, "pad": 1},
         {"name": "bn", "type": "batch_norm"}, {"name": "r", "type": "relu"},
         {"name": "fc", "type": "linear", "units": 300}]})",
-                                         make_file_loc("n.json"), "/nonexistent", {}, diag);
+        make_file_loc("n.json"), "/nonexistent", {}, diag);
   };
   auto g1 = read(), g2 = read();
   ASSERT_TRUE(g1 && g2) << err.str();
@@ -105,9 +108,11 @@ TEST(InitWeights, DeterministicPerNameAndFollowsTheRules) {
   }
   double n = static_cast<double>(w.size()), sd = std::sqrt(sq / n - (sum / n) * (sum / n));
   EXPECT_NEAR(sd, std::sqrt(2.0 / (16 * 9)), 0.01);  // gain sqrt(2), fan_in 16*3*3
-  const ir::Tensor& fc = *g1->params()[6]->data;    // fc.weight: Xavier uniform, bound sqrt(6/(fan_in+fan_out))
+  const ir::Tensor& fc =
+      *g1->params()[6]->data;  // fc.weight: Xavier uniform, bound sqrt(6/(fan_in+fan_out))
   double bound = std::sqrt(6.0 / (64 * 64 + 300));
-  float lo = *std::min_element(fc.data.begin(), fc.data.end()), hi = *std::max_element(fc.data.begin(), fc.data.end());
+  float lo = *std::min_element(fc.data.begin(), fc.data.end()),
+        hi = *std::max_element(fc.data.begin(), fc.data.end());
   EXPECT_LE(hi, bound);
   EXPECT_GE(lo, -bound);
   EXPECT_GT(hi, 0.95 * bound);

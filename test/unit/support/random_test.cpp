@@ -8,14 +8,18 @@ namespace cnnc {
 namespace {
 
 TEST(PortableLog, AgreesWithLibmToTwoUlp) {
-  for (double x : {1e-300, 1e-10, 0.001, 0.1, 0.5, 0.70710678, 0.9999999, 1.0, 1.5, 2.0, 10.0, 1e10, 1e300}) {
+  for (double x :
+       {1e-300, 1e-10, 0.001, 0.1, 0.5, 0.70710678, 0.9999999, 1.0, 1.5, 2.0, 10.0, 1e10, 1e300}) {
     double want = std::log(x);
-    EXPECT_LE(std::fabs(portable_log(x) - want), 2 * std::fabs(std::nextafter(want, 0.0) - want) + 1e-300) << x;
+    EXPECT_LE(std::fabs(portable_log(x) - want),
+              2 * std::fabs(std::nextafter(want, 0.0) - want) + 1e-300)
+        << x;
   }
 }
 
 TEST(RandomStream, IsSeededByKeyAndReproducible) {
-  RandomStream a(1, "conv1.weight"), b(1, "conv1.weight"), c(1, "conv2.weight"), d(2, "conv1.weight");
+  RandomStream a(1, "conv1.weight"), b(1, "conv1.weight"), c(1, "conv2.weight"),
+      d(2, "conv1.weight");
   uint64_t x = a.next();
   EXPECT_EQ(x, b.next());
   EXPECT_NE(x, c.next());
