@@ -17,18 +17,22 @@ std::string extension(const std::string& path) {
 
 }  // namespace
 
+std::optional<ir::Graph> parse_cnnir_text(std::string_view text, const std::string& path,
+                                          const FrontendOptions& opts, DiagnosticEngine& diag) {
+  auto g = ir::parse_ir(text, make_file_loc(path), diag, opts.shapes);
+  if (!g || !ir::verify(*g, diag, opts.shapes)) return std::nullopt;
+  std::string dir = path.rfind('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  g->source_dir = dir.empty() ? "/" : dir;
+  return g;
+}
+
 std::optional<ir::Graph> load_network(const std::string& path, const FrontendOptions& opts,
                                       DiagnosticEngine& diag) {
   std::string ext = extension(path);
   if (ext == ".json") return read_json_spec(path, opts, diag);
-  if (ext == ".cnnir") {
-    std::string text = read_input_file(path, opts.max_input_size, "--max-input-size", diag);
-    auto g = ir::parse_ir(text, make_file_loc(path), diag, opts.shapes);
-    if (!g || !ir::verify(*g, diag, opts.shapes)) return std::nullopt;
-    std::string dir = path.rfind('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-    g->source_dir = dir.empty() ? "/" : dir;
-    return g;
-  }
+  if (ext == ".cnnir")
+    return parse_cnnir_text(read_input_file(path, opts.max_input_size, "--max-input-size", diag),
+                            path, opts, diag);
   SourceLoc loc = make_file_loc(path);
   if (ext == ".onnx" || ext == ".prototxt")
     diag.error(loc, "reading " + ext +

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "frontend/spec_reader.h"
 #include "ir/graph.h"
@@ -13,6 +14,10 @@ namespace cnnc::frontend {
 
 std::optional<ir::Graph> load_network(const std::string& path, const FrontendOptions& opts,
                                       DiagnosticEngine& diag);
+
+/// Parses and verifies textual IR held in memory (`path` names it in messages).
+std::optional<ir::Graph> parse_cnnir_text(std::string_view text, const std::string& path,
+                                          const FrontendOptions& opts, DiagnosticEngine& diag);
 
 /// Extensions load_network reads, for --help.
 inline constexpr const char* kNetworkFormats = ".json (cnnc spec), .cnnir (textual IR)";

@@ -31,6 +31,39 @@ int64_t Value::bytes() const {
   return *n * dtype_size(type.dtype);
 }
 
+Graph Graph::clone() const {
+  Graph c;
+  c.name = name;
+  c.weights_path = weights_path;
+  c.source_dir = source_dir;
+  c.arena_bytes = arena_bytes;
+  std::unordered_map<const Value*, Value*> map;
+  auto copy_value = [&](const Value* v, Value* nv) {
+    nv->loc = v->loc;
+    nv->arena_offset = v->arena_offset;
+    nv->data = v->data;
+    map[v] = nv;
+  };
+  for (const Value* v : inputs_) copy_value(v, c.add_input(v->name, v->type));
+  for (const Value* v : params_) copy_value(v, c.add_param(v->name, v->type));
+  for (const auto& n : nodes_) {
+    std::vector<Value*> ins;
+    for (const Value* in : n->inputs) ins.push_back(map.at(in));
+    std::vector<std::string> names;
+    std::vector<TensorType> types;
+    for (const Value* o : n->outputs) {
+      names.push_back(o->name);
+      types.push_back(o->type);
+    }
+    Node* m =
+        c.add_node(n->op, n->attrs, std::move(ins), std::move(names), std::move(types), n->loc);
+    m->fused = n->fused;
+    for (size_t i = 0; i < n->outputs.size(); ++i) copy_value(n->outputs[i], m->outputs[i]);
+  }
+  for (const Value* o : outputs_) c.add_output(map.at(o));
+  return c;
+}
+
 Value* Graph::new_value(ValueKind kind, std::string name, TensorType type, SourceLoc loc) {
   auto v = std::make_unique<Value>();
   v->kind = kind;
@@ -96,6 +129,38 @@ std::vector<std::string> Graph::remove_dead_nodes() {
   }
   nodes_ = std::move(kept);
   std::erase_if(params_, [&](const Value* p) { return live_values.count(p) == 0; });
+  collect_garbage();
+  return removed;
+}
+
+void Graph::erase_node(Node* n) {
+  auto uses = use_counts();
+  for (const Value* o : n->outputs)
+    CNNC_INTERNAL_ASSERT(uses[o] == 0)
+        << "erasing node '" << n->name() << "' whose result is still used";
+  std::erase_if(nodes_, [&](const std::unique_ptr<Node>& p) { return p.get() == n; });
+  collect_garbage();
+}
+
+Node* Graph::insert_after(const Node* pos, std::unique_ptr<Node> n) {
+  auto it = nodes_.begin();
+  if (pos) {
+    it = std::find_if(nodes_.begin(), nodes_.end(),
+                      [&](const std::unique_ptr<Node>& p) { return p.get() == pos; });
+    CNNC_INTERNAL_ASSERT(it != nodes_.end()) << "insert_after: node not in the graph";
+    ++it;
+  }
+  return nodes_.insert(it, std::move(n))->get();
+}
+
+std::vector<std::string> Graph::remove_unused_params() {
+  auto uses = use_counts();
+  std::vector<std::string> removed;
+  std::erase_if(params_, [&](const Value* p) {
+    if (uses[p] > 0) return false;
+    removed.push_back(p->name);
+    return true;
+  });
   collect_garbage();
   return removed;
 }

@@ -62,6 +62,9 @@ class Node {
   std::vector<Value*> inputs;
   std::vector<Value*> outputs;
   SourceLoc loc;
+  /// Layers of the source network that passes folded or fused into this node
+  /// (its own name not included): the report's "what each kernel contains".
+  std::vector<std::string> fused;
 
   /// The layer name: the name of the first output.
   const std::string& name() const { return outputs.at(0)->name; }
@@ -85,10 +88,15 @@ class Graph {
   Graph(Graph&&) = default;
   Graph& operator=(Graph&&) = default;
 
+  /// A deep copy of the structure; parameter data is shared (it is immutable).
+  Graph clone() const;
+
   std::string name;
   /// Weights file as written in the source, relative to `source_dir`; empty if none.
   std::string weights_path;
   std::string source_dir;
+  /// Bytes of the activation arena once memory is planned (values carry offsets).
+  std::optional<int64_t> arena_bytes;
 
   Value* add_input(std::string name, TensorType type, SourceLoc loc = {});
   Value* add_param(std::string name, TensorType type, SourceLoc loc = {});
@@ -108,8 +116,15 @@ class Graph {
   /// Removes the nodes whose results reach no graph output, then unused params.
   /// Returns the removed nodes' names (in graph order).
   std::vector<std::string> remove_dead_nodes();
+  /// Removes `n`; its results must have no uses left. Values it alone used are
+  /// dropped by collect_garbage().
+  void erase_node(Node* n);
+  /// Inserts a node, taking ownership, right after `pos` (or first when null).
+  Node* insert_after(const Node* pos, std::unique_ptr<Node> n);
   /// Drops values no node, input list or output list refers to.
   void collect_garbage();
+  /// Drops parameters no node uses; returns their names.
+  std::vector<std::string> remove_unused_params();
 
   /// Replaces every use of `from` (node operands and graph outputs) by `to`.
   void replace_all_uses(Value* from, Value* to);

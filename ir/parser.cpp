@@ -262,6 +262,13 @@ class Parser {
       if (tok_.kind != Tok::String) expected("a file name string after 'weights'");
       g_.weights_path = tok_.text;
       advance();
+    } else if (is_word("arena")) {
+      advance();
+      Token t = tok_;
+      int64_t n = parse_int(tok_, "arena size");
+      if (n < 0) lex_.fail(t.line, t.col, "arena size must be >= 0, got " + std::to_string(n));
+      advance();
+      g_.arena_bytes = n;
     } else if (is_word("input") || is_word("param")) {
       bool param = tok_.text == "param";
       advance();
@@ -297,7 +304,7 @@ class Parser {
     } else if (tok_.kind == Tok::ValueRef) {
       node();
     } else {
-      expected("'input', 'param', 'output', 'weights' or '%name = op(...)'");
+      expected("'input', 'param', 'output', 'weights', 'arena' or '%name = op(...)'");
     }
   }
 

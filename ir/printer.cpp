@@ -127,6 +127,7 @@ std::string type_with_placement(const Value& v) {
 void print_graph(const Graph& g, std::ostream& out) {
   out << "graph " << quote(g.name) << " {\n";
   if (!g.weights_path.empty()) out << "  weights " << quote(g.weights_path) << "\n";
+  if (g.arena_bytes) out << "  arena " << *g.arena_bytes << "\n";
   for (const Value* v : g.inputs())
     out << "  input " << value_ref(*v) << ": " << type_with_placement(*v) << "\n";
   std::unordered_set<const Value*> declared;

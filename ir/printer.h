@@ -11,7 +11,8 @@
 // Parameters are declared just before their first use. Attributes are all
 // printed (defaults included) except IR-only ones at their default; fused
 // epilogues print as `epilogue=residual+relu`, `epilogue=clip(0,6)`.
-// A memory-planned value prints its arena offset: `: f32[...] in arena[4096]`.
+// A memory-planned value prints its arena offset: `: f32[...] in arena[4096]`,
+// and the graph its arena size: `arena 802816`.
 #pragma once
 
 #include <ostream>

@@ -1,5 +1,6 @@
 #include "backends/reference/interpreter.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "backends/reference/kernels.h"
@@ -48,17 +49,34 @@ class Interpreter {
       bound_[p] = p->data.get();
     }
     uses_ = g.use_counts();
+    if (opts.simulate_arena) {
+      CNNC_INTERNAL_ASSERT(g.arena_bytes.has_value())
+          << "simulate_arena on a graph without a memory plan";
+      arena_.assign(static_cast<size_t>(*g.arena_bytes / 4 + 1), 0.0f);
+    }
   }
 
   RunResult run() {
     for (const auto& n : g_.nodes()) {
+      if (opts_.simulate_arena) {
+        // Each step sees the arena as it is now: results come from their slots.
+        owned_.clear();
+        for (const Value* in : n->inputs)
+          if (in->kind == ir::ValueKind::Result) owned_.emplace(in, load(in));
+      }
       step(*n);
+      if (opts_.simulate_arena) {
+        for (const Value* o : n->outputs) store(o, owned_.at(o));
+        continue;
+      }
       // Free intermediates nobody reads any more (graph outputs keep a use).
       for (const Value* in : n->inputs)
         if (in->kind == ir::ValueKind::Result && --uses_[in] == 0) owned_.erase(in);
     }
     RunResult r;
-    for (const Value* o : g_.outputs()) r.outputs.push_back(get(o));
+    for (const Value* o : g_.outputs())
+      r.outputs.push_back(opts_.simulate_arena && o->kind == ir::ValueKind::Result ? load(o)
+                                                                                   : get(o));
     r.updated_state = std::move(state_);
     return r;
   }
@@ -156,8 +174,25 @@ class Interpreter {
       apply_epilogue(*e, ops->residual ? &get(ops->residual) : nullptr, y);
   }
 
+  size_t slot(const Value* v) const {
+    CNNC_INTERNAL_ASSERT(v->arena_offset.has_value() && *v->arena_offset % 4 == 0 &&
+                         *v->arena_offset + v->bytes() <= *g_.arena_bytes)
+        << "value '" << v->name << "' has no valid arena offset";
+    return static_cast<size_t>(*v->arena_offset / 4);
+  }
+  ir::Tensor load(const Value* v) const {
+    ir::Tensor t(v->type.shape);
+    std::copy_n(arena_.begin() + static_cast<std::ptrdiff_t>(slot(v)), t.data.size(),
+                t.data.begin());
+    return t;
+  }
+  void store(const Value* v, const ir::Tensor& t) {
+    std::copy(t.data.begin(), t.data.end(), arena_.begin() + static_cast<std::ptrdiff_t>(slot(v)));
+  }
+
   const ir::Graph& g_;
   RunOptions opts_;
+  std::vector<float> arena_;
   std::unordered_map<const Value*, const ir::Tensor*> bound_;  ///< inputs and parameters
   std::unordered_map<const Value*, ir::Tensor> owned_;         ///< computed results still needed
   std::unordered_map<const Value*, int> uses_;

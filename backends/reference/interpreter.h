@@ -23,6 +23,10 @@ enum class Mode {
 struct RunOptions {
   Mode mode = Mode::Inference;
   uint64_t seed = 0;  ///< dropout masks in training mode
+  /// For a memory-planned graph: keep every op result at its planned offset in
+  /// one arena, written after each op and read back for every use, so a plan
+  /// that overwrites a value still needed gives wrong outputs.
+  bool simulate_arena = false;
 };
 
 struct RunResult {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ir/printer.h"
 #include "ir/shape_inference.h"
 #include "support/file_io.h"
 #include "support/format.h"
@@ -52,6 +53,141 @@ std::string csv_field(const std::string& s) {
 }
 
 int64_t per_image(int64_t v, int64_t batch) { return batch > 0 ? v / batch : v; }
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::vector<std::string> contents(const ir::Node& n) {
+  std::vector<std::string> c = {n.name()};
+  c.insert(c.end(), n.fused.begin(), n.fused.end());
+  return c;
+}
+
+std::string probe_text(const OptimizedView& o, const passes::Remark& r) {
+  if (r.pass != "fold-batch-norm" || !r.applied || r.layers.size() != 2) return "";
+  auto it = o.probes.find(r.layers[1]);
+  if (it == o.probes.end()) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " (probe: max change %.3g)", it->second);
+  return buf;
+}
+
+double ratio(const passes::MemoryStats& m) {
+  return m.lower_bound_bytes > 0
+             ? static_cast<double>(m.planned_bytes) / static_cast<double>(m.lower_bound_bytes)
+             : 1.0;
+}
+
+std::string optimized_table(const ir::Graph& g, const OptimizedView& o) {
+  std::ostringstream out;
+  out << "\nafter optimisation (" << join(o.pipeline, ", ") << "): " << g.nodes().size()
+      << " layers -> " << o.graph->nodes().size() << " kernels\n\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"kernel", "op", "output", "arena offset", "contains"}};
+  for (const auto& n : o.graph->nodes()) {
+    const ir::Value* v = n->output();
+    rows.push_back({n->name(), ir::op_name(n->op), v->type.shape.str(),
+                    v->arena_offset ? format_thousands(*v->arena_offset) : std::string("-"),
+                    join(contents(*n), " + ")});
+  }
+  std::vector<size_t> w(5, 0);
+  for (const auto& r : rows)
+    for (size_t c = 0; c < 4; ++c) w[c] = std::max(w[c], r[c].size());
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t c = 0; c < 5; ++c) {
+      std::string cell = r[c];
+      if (c == 3)
+        cell = std::string(w[c] - cell.size(), ' ') + cell;  // numbers right-aligned
+      else if (c < 4)
+        cell += std::string(w[c] - cell.size(), ' ');
+      line += (c ? "  " : "") + cell;
+    }
+    out << line << "\n";
+  }
+  const passes::MemoryStats& m = o.memory;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", ratio(m));
+  out << "\nmemory plan       naive " << format_bytes(m.naive_bytes)
+      << " (every result its own buffer), planned "
+      << (m.planned_bytes ? format_bytes(m.planned_bytes) : std::string("- (no plan-memory)"))
+      << ", lower bound " << format_bytes(m.lower_bound_bytes);
+  if (m.planned_bytes) out << "; planned / lower bound " << buf;
+  out << "\n                  " << m.buffers << " buffers: " << m.views << " views, " << m.in_place
+      << " in place, " << m.concat_slices << " concat slices\n";
+  int made = 0, refused = 0;
+  for (const auto& r : o.ctx->remarks)
+    if (!r.layers.empty()) ++(r.applied ? made : refused);
+  out << "\ndecisions (" << made << " made, " << refused << " refused"
+      << (o.have_weights ? ")" : "; pass --weights to measure what each batch_norm fold changes)")
+      << ":\n";
+  for (const auto& r : o.ctx->remarks) {
+    if (r.layers.empty()) continue;
+    out << "  " << r.pass << std::string(r.pass.size() < 16 ? 16 - r.pass.size() : 1, ' ')
+        << (r.applied ? "" : "refused: ") << r.message << probe_text(o, r) << "\n";
+  }
+  return out.str();
+}
+
+nlohmann::ordered_json optimized_json(const OptimizedView& o) {
+  nlohmann::ordered_json j;
+  j["passes"] = o.pipeline;
+  auto kernels = nlohmann::ordered_json::array();
+  for (const auto& n : o.graph->nodes()) {
+    nlohmann::ordered_json k;
+    k["name"] = n->name();
+    k["op"] = ir::op_name(n->op);
+    k["contains"] = contents(*n);
+    if (const ir::Epilogue* e = ir::epilogue_of(n->attrs); e && !e->empty())
+      k["epilogue"] = ir::print_epilogue(*e);
+    k["output_shape"] = n->output()->type.shape.dims;
+    if (n->output()->arena_offset) k["arena_offset"] = *n->output()->arena_offset;
+    kernels.push_back(std::move(k));
+  }
+  j["kernels"] = std::move(kernels);
+  const passes::MemoryStats& m = o.memory;
+  j["memory"] = {{"naive_bytes", m.naive_bytes},
+                 {"planned_bytes", m.planned_bytes},
+                 {"lower_bound_bytes", m.lower_bound_bytes},
+                 {"buffers", m.buffers},
+                 {"views", m.views},
+                 {"in_place", m.in_place},
+                 {"concat_slices", m.concat_slices}};
+  auto decisions = nlohmann::ordered_json::array();
+  for (const auto& r : o.ctx->remarks) {
+    if (r.layers.empty()) continue;
+    nlohmann::ordered_json x = {
+        {"pass", r.pass}, {"applied", r.applied}, {"layers", r.layers}, {"message", r.message}};
+    if (r.pass == "fold-batch-norm" && r.applied && r.layers.size() == 2 &&
+        o.probes.count(r.layers[1]))
+      x["probe_max_change"] = o.probes.at(r.layers[1]);
+    decisions.push_back(std::move(x));
+  }
+  j["decisions"] = std::move(decisions);
+  nlohmann::ordered_json stats = nlohmann::ordered_json::object();
+  for (const auto& [pass, counters] : o.ctx->stats)
+    for (const auto& [name, n] : counters) stats[pass][name] = n;
+  j["pass_stats"] = std::move(stats);
+  return j;
+}
+
+std::string optimized_markdown(const OptimizedView& o) {
+  std::ostringstream out;
+  out << "\n#### After optimisation (" << join(o.pipeline, ", ") << "): " << o.graph->nodes().size()
+      << " kernels\n\n| kernel | op | output | contains |\n| --- | --- | --- | --- |\n";
+  for (const auto& n : o.graph->nodes())
+    out << "| " << n->name() << " | " << ir::op_name(n->op) << " | "
+        << n->output()->type.shape.str() << " | " << join(contents(*n), " + ") << " |\n";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", ratio(o.memory));
+  out << "\nMemory: naive " << format_bytes(o.memory.naive_bytes) << ", planned "
+      << format_bytes(o.memory.planned_bytes) << ", lower bound "
+      << format_bytes(o.memory.lower_bound_bytes) << " (planned / lower bound " << buf << ").\n";
+  return out.str();
+}
 
 std::string table(const ir::Graph& g, const ir::GraphStats& st) {
   std::vector<Row> rows = make_rows(st);
@@ -199,12 +335,20 @@ std::string markdown(const ir::Graph& g, const ir::GraphStats& st) {
 
 }  // namespace
 
-std::string format_report(const ir::Graph& g, const ir::GraphStats& stats,
+std::string format_report(const ir::Graph& g, const ir::GraphStats& stats, const OptimizedView& opt,
                           const std::string& format) {
-  if (format == "json") return to_json(g, stats).dump(2) + "\n";
+  const bool with_opt = opt.graph != nullptr;
+  if (format == "json") {
+    nlohmann::ordered_json j = to_json(g, stats);
+    if (with_opt) {
+      const nlohmann::ordered_json extra = optimized_json(opt);
+      for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = *it;
+    }
+    return j.dump(2) + "\n";
+  }
   if (format == "csv") return csv(stats);
-  if (format == "markdown") return markdown(g, stats);
-  return table(g, stats);
+  if (format == "markdown") return markdown(g, stats) + (with_opt ? optimized_markdown(opt) : "");
+  return table(g, stats) + (with_opt ? optimized_table(g, opt) : "");
 }
 
 }  // namespace cnnc::tool

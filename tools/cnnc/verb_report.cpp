@@ -1,6 +1,8 @@
 #include <iostream>
 
 #include "ir/analysis.h"
+#include "passes/memory_plan.h"
+#include "tools/cnnc/fold_probe.h"
 #include "tools/cnnc/report_format.h"
 #include "tools/cnnc/verbs.h"
 
@@ -26,6 +28,8 @@ exit status: 0 ok, 1 invalid input, 2 usage, 3 resource limit, 4 I/O error, 70 i
 
 int verb_report(const std::vector<std::string>& args) {
   NetworkOptions net_opts;
+  PipelineOptions pipe("default");
+  WeightsOptions w;
   std::string net, format = "table", out;
   ArgParser p(
       "cnnc report NET [options]",
@@ -35,10 +39,27 @@ int verb_report(const std::vector<std::string>& args) {
   p.choice("--format", "output format (default table)", &format,
            {"table", "json", "csv", "markdown"});
   add_output_option(p, "the report", &out);
+  w.add_to(p, /*allow_file=*/true);
+  pipe.add_to(p);
   p.epilog(kConventions);
   return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
     ir::GraphStats stats = ir::analyze(graph);
-    emit_output(out, net, format_report(graph, stats, format), diag);
+    // The optimised sections: the pipeline on a copy. Weights, when given, make
+    // the folds numeric and let each batch_norm fold be probed.
+    OptimizedView view;
+    view.have_weights = !w.path.empty() || !graph.weights_path.empty();
+    if (view.have_weights) provide_weights(graph, w, diag);
+    ir::Graph opt = graph.clone();
+    passes::PassContext ctx = pipe.run(opt, net_opts.frontend.shapes, diag);
+    view.pipeline = pipe.pipeline(diag);
+    if (!view.pipeline.empty()) {
+      view.graph = &opt;
+      view.ctx = &ctx;
+      view.memory = passes::memory_stats(opt);
+      if (view.have_weights)
+        view.probes = probe_batch_norm_folds(graph, opt, ctx, static_cast<uint64_t>(w.seed));
+    }
+    emit_output(out, net, format_report(graph, stats, view, format), diag);
   });
 }
 

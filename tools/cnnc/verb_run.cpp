@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -95,10 +96,34 @@ void print_summary(const std::string& name, const ir::Tensor& t) {
 
 }  // namespace
 
+// Largest |a - b| over all outputs, and the tolerance it is held to.
+struct Diff {
+  double max_abs = 0, tol = 0;
+};
+Diff compare(const std::vector<ir::Tensor>& got, const std::vector<ir::Tensor>& want, double rtol) {
+  Diff d;
+  double scale = 1;
+  for (size_t i = 0; i < want.size(); ++i) {
+    for (size_t j = 0; j < want[i].data.size(); ++j) {
+      scale = std::max(scale, std::fabs(static_cast<double>(want[i].data[j])));
+      if (got[i].shape != want[i].shape) {
+        d.max_abs = INFINITY;
+        continue;
+      }
+      d.max_abs =
+          std::max(d.max_abs, std::fabs(static_cast<double>(got[i].data[j]) - want[i].data[j]));
+    }
+  }
+  d.tol = rtol * scale;
+  return d;
+}
+
 int verb_run(const std::vector<std::string>& args) {
   NetworkOptions net_opts;
+  PipelineOptions pipe("none");
   WeightsOptions w;
-  std::string net, mode = "inference", out_weights;
+  std::string net, out_weights;
+  bool check = false;
   std::vector<Binding> inputs, outputs;
   ArgParser p(
       "cnnc run NET --input [NAME=]X.npy [options]",
@@ -119,9 +144,12 @@ int verb_run(const std::vector<std::string>& args) {
                       outputs.push_back(split_binding(v));
                       return std::string();
                     });
-  p.choice("--mode",
-           "inference (default) or training: batch statistics in batch_norm, dropout masks", &mode,
-           {"inference", "training"});
+  p.flag(
+      "--check",
+      "run the pipeline (--passes, default: the default pipeline) pass by pass on the reference\n"
+      "backend and name the first pass whose outputs differ from the unoptimised graph's by more\n"
+      "than 1e-5 * max(1, max |output|)",
+      &check);
   p.option(
       "--output-weights", "FILE",
       "write every parameter after the run (training mode updates batch_norm running statistics)",
@@ -130,6 +158,7 @@ int verb_run(const std::vector<std::string>& args) {
         return std::string();
       });
   w.add_to(p, /*allow_file=*/true);
+  pipe.add_to(p);
   return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
     auto in_bind = match(inputs, graph.inputs(), "--input", "input", diag);
     auto out_bind = match(outputs, graph.outputs(), "--output", "output", diag);
@@ -167,9 +196,36 @@ int verb_run(const std::vector<std::string>& args) {
     if (batch > 0 && !ir::set_batch(graph, batch, net_opts.frontend.shapes, diag)) return;
     provide_weights(graph, w, diag);
     reference::RunOptions ro;
-    ro.mode = mode == "training" ? reference::Mode::Training : reference::Mode::Inference;
+    ro.mode = pipe.mode == "training" ? reference::Mode::Training : reference::Mode::Inference;
     ro.seed = static_cast<uint64_t>(w.seed);
     if (!reference::check_runnable(graph, ro, diag)) return;
+    if (check) {
+      // The oracle: the graph as given. Then the pipeline, checked after every pass.
+      PipelineOptions checked = pipe;
+      if (checked.passes.empty()) checked.passes = "default";
+      std::vector<ir::Tensor> want = reference::run(graph, tensors, ro).outputs;
+      std::string first_bad;
+      std::printf("%-18s %14s %14s\n", "after pass", "max |diff|", "tolerance");
+      checked.run(graph, net_opts.frontend.shapes, diag,
+                  [&](const std::string& pass, const ir::Graph& g2) {
+                    reference::RunOptions r2 = ro;
+                    r2.simulate_arena = g2.arena_bytes.has_value();
+                    Diff d = compare(reference::run(g2, tensors, r2).outputs, want, 1e-5);
+                    bool ok = d.max_abs <= d.tol;
+                    std::printf("%-18s %14.3g %14.3g  %s\n", pass.c_str(), d.max_abs, d.tol,
+                                ok ? "ok" : "DIFFERS");
+                    if (!ok && first_bad.empty()) first_bad = pass;
+                  });
+      if (!first_bad.empty())
+        diag.error(SourceLoc{},
+                   "pass '" + first_bad +
+                       "' changed the outputs beyond the tolerance (first of the pipeline)");
+      else
+        std::printf("all passes keep the outputs within the tolerance\n");
+      return;
+    }
+    pipe.run(graph, net_opts.frontend.shapes, diag);
+    ro.simulate_arena = graph.arena_bytes.has_value();  // a planned graph runs in its arena
     reference::RunResult r = reference::run(graph, tensors, ro);
     for (size_t i = 0; i < graph.outputs().size(); ++i) {
       const ir::Value* o = graph.outputs()[i];

@@ -8,6 +8,7 @@
 
 #include "frontend/spec_reader.h"
 #include "ir/graph.h"
+#include "passes/pass_manager.h"
 #include "support/diagnostics.h"
 #include "tools/cnnc/args.h"
 
@@ -44,6 +45,28 @@ struct WeightsOptions {
 /// "weights", else the seeded initialisation (with a note saying so).
 /// Throws DiagnosticsAbort after reporting a problem.
 void provide_weights(ir::Graph& g, const WeightsOptions& o, DiagnosticEngine& diag);
+
+/// --passes and the pass manager's hooks, for verbs that optimise.
+struct PipelineOptions {
+  std::string passes;        ///< as given; empty: the verb's default
+  std::string verb_default;  ///< "none" or "default"
+  std::string mode = "inference";
+  passes::PipelineOptions hooks;
+  bool pass_stats = false;
+  bool no_verify = false;
+
+  explicit PipelineOptions(std::string def) : verb_default(std::move(def)) {}
+  void add_to(ArgParser& p);
+  passes::Mode pass_mode() const {
+    return mode == "training" ? passes::Mode::Training : passes::Mode::Inference;
+  }
+  /// The pass names to run (reports an unknown pass and throws DiagnosticsAbort).
+  std::vector<std::string> pipeline(DiagnosticEngine& diag) const;
+  /// Runs the pipeline on `g`; prints --pass-stats to stderr. `observer` sees
+  /// the graph after each pass.
+  passes::PassContext run(ir::Graph& g, const ir::ShapeOptions& shapes, DiagnosticEngine& diag,
+                          passes::PassManager::Observer observer = nullptr) const;
+};
 
 /// Loads NET with the options (batch override included); nullopt after errors.
 std::optional<ir::Graph> load_for_verb(const std::string& net, const NetworkOptions& o,

@@ -1,0 +1,75 @@
+// fuse-activation: an activation right after conv2d, linear or add becomes
+// the activation of that op's epilogue, computed before the result is stored:
+//   relu(conv(x))  ->  conv(x) {epilogue=relu}
+// Exact in inference and training (the forward value is the same).
+#include "passes/pass.h"
+
+namespace cnnc::passes {
+
+namespace {
+
+using ir::Node;
+using ir::OpKind;
+
+class FuseActivation : public Pass {
+ public:
+  std::string_view name() const override { return "fuse-activation"; }
+
+  bool run(ir::Graph& g, PassContext& ctx) override {
+    std::vector<Node*> acts;
+    for (const auto& n : g.nodes())
+      if (ir::op_info(n->op).is_activation) acts.push_back(n.get());
+    bool changed = false;
+    for (Node* a : acts) changed |= fuse(g, *a, ctx);
+    return changed;
+  }
+
+ private:
+  bool fuse(ir::Graph& g, Node& a, PassContext& ctx) {
+    const std::string an = a.name();
+    ir::Value* x = a.inputs[0];
+    Node* p = x->producer;
+    if (!p) return false;  // an activation of a network input: nothing to fuse into
+    ir::Epilogue* ep = ir::epilogue_of(p->attrs);
+    if (!ep) {
+      ctx.refused({an, p->name()}, an + ": not fused: " + ir::op_name(p->op) + " '" + p->name() +
+                                       "' has no epilogue");
+      return false;
+    }
+    auto uses = g.use_counts();
+    auto is_output = [&](const ir::Value* v) {
+      return std::find(g.outputs().begin(), g.outputs().end(), v) != g.outputs().end();
+    };
+    if (uses[x] != 1) {
+      ctx.refused({an, p->name()},
+                  an + ": not fused: '" + x->name + "' has " + std::to_string(uses[x]) + " users");
+      return false;
+    }
+    if (is_output(x) || is_output(a.output())) {
+      ctx.refused({an, p->name()}, an + ": not fused: a network output would change its name");
+      return false;
+    }
+    if (ep->act.op) {
+      ctx.refused({an, p->name()},
+                  an + ": not fused: '" + p->name() + "' already ends in an activation");
+      return false;
+    }
+    ir::Activation act{a.op, 0, 0};
+    if (a.op == OpKind::LeakyRelu) act.alpha = a.as<ir::LeakyReluAttrs>().alpha;
+    if (a.op == OpKind::Elu) act.alpha = a.as<ir::EluAttrs>().alpha;
+    if (a.op == OpKind::Clip) act = {a.op, a.as<ir::ClipAttrs>().min, a.as<ir::ClipAttrs>().max};
+    ep->act = act;
+    g.replace_all_uses(a.output(), x);
+    p->fused.push_back(an);
+    g.erase_node(&a);
+    ctx.applied({p->name(), an}, an + ": fused into " + ir::op_name(p->op) + " '" + p->name() + "'",
+                "fused");
+    return true;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> create_fuse_activation() { return std::make_unique<FuseActivation>(); }
+
+}  // namespace cnnc::passes

@@ -1,0 +1,78 @@
+#include "tools/cnnc/fold_probe.h"
+
+#include <cmath>
+
+#include "backends/reference/kernels.h"
+#include "ir/shape_inference.h"
+#include "support/random.h"
+
+namespace cnnc::tool {
+
+namespace {
+
+const ir::Node* find_node(const ir::Graph& g, const std::string& name) {
+  for (const auto& n : g.nodes())
+    if (n->name() == name) return n.get();
+  return nullptr;
+}
+
+// conv2d or linear on x with the node's parameters, before any epilogue.
+ir::Tensor apply(const ir::Node& n, const ir::Tensor& x) {
+  auto ops = ir::split_operands(n);
+  const ir::Tensor& w = *ops->params[0]->data;
+  const ir::Tensor* b = ops->params.size() > 1 ? ops->params[1]->data.get() : nullptr;
+  if (n.op == ir::OpKind::Linear) {
+    ir::Tensor y(ir::Shape{{1, n.as<ir::LinearAttrs>().units}});
+    reference::linear(x, w, b, y);
+    return y;
+  }
+  ir::Conv2dAttrs a = n.as<ir::Conv2dAttrs>();
+  a.epilogue = {};
+  int64_t oh = ir::window_output_extent(x.shape[2], a.kernel.h, a.stride.h, a.pad.top, a.pad.bottom,
+                                        a.dilation.h, false);
+  int64_t ow = ir::window_output_extent(x.shape[3], a.kernel.w, a.stride.w, a.pad.left, a.pad.right,
+                                        a.dilation.w, false);
+  ir::Tensor y(ir::Shape{{1, a.filters, oh, ow}});
+  reference::conv2d(x, w, b, a, y);
+  return y;
+}
+
+}  // namespace
+
+std::map<std::string, double> probe_batch_norm_folds(const ir::Graph& before,
+                                                     const ir::Graph& after,
+                                                     const passes::PassContext& ctx,
+                                                     uint64_t seed) {
+  std::map<std::string, double> out;
+  for (const passes::Remark& r : ctx.remarks) {
+    if (r.pass != "fold-batch-norm" || !r.applied || r.layers.size() != 2) continue;
+    const ir::Node* conv0 = find_node(before, r.layers[0]);
+    const ir::Node* bn = find_node(before, r.layers[1]);
+    const ir::Node* conv1 = find_node(after, r.layers[0]);
+    if (!conv0 || !bn || !conv1 || !bn->inputs[1]->data || !conv1->inputs[1]->data) continue;
+    // A probe of batch 1; for convs only a few output rows and columns.
+    ir::Shape s = conv0->inputs[0]->type.shape;
+    s.dims[0] = 1;
+    if (conv0->op == ir::OpKind::Conv2d) {
+      const auto& a = conv0->as<ir::Conv2dAttrs>();
+      s.dims[2] = std::min(s[2], a.dilation.h * (a.kernel.h - 1) + 1 + 2 * a.stride.h);
+      s.dims[3] = std::min(s[3], a.dilation.w * (a.kernel.w - 1) + 1 + 2 * a.stride.w);
+    }
+    ir::Tensor x(s);
+    RandomStream rng(seed, "probe:" + r.layers[1]);
+    for (float& v : x.data) v = static_cast<float>(rng.normal());
+    ir::Tensor y0 = apply(*conv0, x);
+    ir::Tensor z(y0.shape);
+    reference::batch_norm_inference(y0, *bn->inputs[1]->data, *bn->inputs[2]->data,
+                                    *bn->inputs[3]->data, *bn->inputs[4]->data,
+                                    bn->as<ir::BatchNormAttrs>().eps, z);
+    ir::Tensor y1 = apply(*conv1, x);
+    double worst = 0;
+    for (int64_t i = 0; i < z.size(); ++i)
+      worst = std::max(worst, std::fabs(static_cast<double>(z[i]) - y1[i]));
+    out[r.layers[1]] = worst;
+  }
+  return out;
+}
+
+}  // namespace cnnc::tool
