@@ -11,13 +11,19 @@ class Dce : public Pass {
   std::string_view name() const override { return "dce"; }
 
   bool run(ir::Graph& g, PassContext& ctx) override {
-    std::vector<std::string> layers = g.remove_dead_nodes();
+    std::vector<std::string> before;
+    for (const ir::Value* p : g.params()) before.push_back(p->name);
+    std::vector<std::string> layers = g.remove_dead_nodes();  // drops their parameters too
+    g.remove_unused_params();
     for (const std::string& l : layers)
       ctx.applied({l}, l + ": removed (reaches no output)", "layers removed");
-    std::vector<std::string> params = g.remove_unused_params();
-    for (const std::string& p : params)
+    int params = 0;
+    for (const std::string& p : before) {
+      if (g.find_value(p, true)) continue;
       ctx.applied({p}, p + ": unused parameter removed", "parameters removed");
-    return !layers.empty() || !params.empty();
+      ++params;
+    }
+    return !layers.empty() || params > 0;
   }
 };
 

@@ -12,6 +12,7 @@
 
 #include "ir/shape_inference.h"
 #include "passes/pass.h"
+#include "passes/rewrite.h"
 #include "support/internal_error.h"
 
 namespace cnnc::passes {
@@ -43,9 +44,6 @@ class FoldBatchNorm : public Pass {
     Value* x = bn.inputs[0];
     Node* p = x->producer;
     auto uses = g.use_counts();
-    auto is_output = [&](const Value* v) {
-      return std::find(g.outputs().begin(), g.outputs().end(), v) != g.outputs().end();
-    };
     if (!p)
       return refuse(ctx, {b}, b + ": not folded: its input '" + x->name + "' is a network input");
     if (p->op != OpKind::Conv2d && p->op != OpKind::Linear)
@@ -56,9 +54,6 @@ class FoldBatchNorm : public Pass {
       return refuse(
           ctx, {b, p->name()},
           b + ": not folded: input '" + x->name + "' has " + std::to_string(uses[x]) + " users");
-    if (is_output(x) || is_output(bn.output()))
-      return refuse(ctx, {b, p->name()},
-                    b + ": not folded: a network output would change its name");
     const ir::Epilogue* ep = ir::epilogue_of(p->attrs);
     if (ep && !ep->empty())
       return refuse(ctx, {b, p->name()},
@@ -103,12 +98,12 @@ class FoldBatchNorm : public Pass {
       w->data = std::move(nw);
       bias->data = std::move(nb);
     }
-    g.replace_all_uses(bn.output(), x);
+    const std::string pn = p->name();
     p->fused.push_back(b);
     p->fused.insert(p->fused.end(), bn.fused.begin(), bn.fused.end());
+    replace_result(g, bn.output(), x, p);  // x has one use: it is no network output
     g.erase_node(&bn);
-    ctx.applied({p->name(), b}, b + ": folded into " + ir::op_name(p->op) + " '" + p->name() + "'",
-                "folded");
+    ctx.applied({pn, b}, b + ": folded into " + ir::op_name(p->op) + " '" + pn + "'", "folded");
     return true;
   }
 

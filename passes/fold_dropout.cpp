@@ -7,6 +7,7 @@
 // Otherwise it stays (a refusal says why). In training mode dropout stays.
 #include "ir/shape_inference.h"
 #include "passes/pass.h"
+#include "passes/rewrite.h"
 #include "support/format.h"
 
 namespace cnnc::passes {
@@ -44,11 +45,9 @@ class FoldDropout : public Pass {
     const auto& a = d.as<ir::DropoutAttrs>();
     Value* x = d.inputs[0];
     auto uses = g.use_counts();
-    auto is_output = [&](const Value* v) {
-      return std::find(g.outputs().begin(), g.outputs().end(), v) != g.outputs().end();
-    };
-    if (is_output(d.output())) {
-      ctx.refused({dn}, dn + ": not removed: a network output would change its name");
+    if (is_graph_output(g, d.output()) && (!x->producer || is_graph_output(g, x) || uses[x] != 1)) {
+      ctx.refused({dn}, dn + ": not removed: its input '" + x->name +
+                            "' cannot take the network output's name");
       return false;
     }
     const double s = a.scaling == ir::DropoutScaling::Inverted ? 1.0 : 1.0 - a.rate;
@@ -67,7 +66,7 @@ class FoldDropout : public Pass {
         next->fused.push_back(dn);
         how = "scale " + format_double(s) + " folded into the weights of '" + next->name() + "'";
       } else if (prev && (prev->op == OpKind::Linear || prev->op == OpKind::Conv2d) &&
-                 uses[x] == 1 && !is_output(x) && ir::epilogue_of(prev->attrs)->empty()) {
+                 uses[x] == 1 && !is_graph_output(g, x) && ir::epilogue_of(prev->attrs)->empty()) {
         auto ops = ir::split_operands(*prev);
         for (Value* p : ops->params) scale_param(p, s);
         prev->fused.push_back(dn);
@@ -79,7 +78,10 @@ class FoldDropout : public Pass {
         return false;
       }
     }
-    g.replace_all_uses(d.output(), x);
+    if (x->producer)
+      replace_result(g, d.output(), x, x->producer);
+    else
+      g.replace_all_uses(d.output(), x);
     g.erase_node(&d);
     ctx.applied({dn}, dn + ": " + how, "removed");
     return true;

@@ -3,6 +3,7 @@
 //   relu(conv(x))  ->  conv(x) {epilogue=relu}
 // Exact in inference and training (the forward value is the same).
 #include "passes/pass.h"
+#include "passes/rewrite.h"
 
 namespace cnnc::passes {
 
@@ -37,16 +38,9 @@ class FuseActivation : public Pass {
       return false;
     }
     auto uses = g.use_counts();
-    auto is_output = [&](const ir::Value* v) {
-      return std::find(g.outputs().begin(), g.outputs().end(), v) != g.outputs().end();
-    };
     if (uses[x] != 1) {
       ctx.refused({an, p->name()},
                   an + ": not fused: '" + x->name + "' has " + std::to_string(uses[x]) + " users");
-      return false;
-    }
-    if (is_output(x) || is_output(a.output())) {
-      ctx.refused({an, p->name()}, an + ": not fused: a network output would change its name");
       return false;
     }
     if (ep->act.op) {
@@ -59,11 +53,11 @@ class FuseActivation : public Pass {
     if (a.op == OpKind::Elu) act.alpha = a.as<ir::EluAttrs>().alpha;
     if (a.op == OpKind::Clip) act = {a.op, a.as<ir::ClipAttrs>().min, a.as<ir::ClipAttrs>().max};
     ep->act = act;
-    g.replace_all_uses(a.output(), x);
+    const std::string pn = p->name();
     p->fused.push_back(an);
+    replace_result(g, a.output(), x, p);  // x has one use: it is no network output
     g.erase_node(&a);
-    ctx.applied({p->name(), an}, an + ": fused into " + ir::op_name(p->op) + " '" + p->name() + "'",
-                "fused");
+    ctx.applied({pn, an}, an + ": fused into " + ir::op_name(p->op) + " '" + pn + "'", "fused");
     return true;
   }
 };

@@ -4,6 +4,7 @@
 // The conv that absorbs the add is the operand computed later, so the other
 // operand (the residual) already exists when the conv runs.
 #include "passes/pass.h"
+#include "passes/rewrite.h"
 
 namespace cnnc::passes {
 
@@ -35,13 +36,6 @@ class FuseResidual : public Pass {
       return false;
     }
     auto uses = g.use_counts();
-    auto is_output = [&](const Value* v) {
-      return std::find(g.outputs().begin(), g.outputs().end(), v) != g.outputs().end();
-    };
-    if (is_output(add.output())) {
-      ctx.refused({an}, an + ": not fused: a network output would change its name");
-      return false;
-    }
     std::unordered_map<const Node*, size_t> position;
     for (size_t i = 0; i < g.nodes().size(); ++i) position[g.nodes()[i].get()] = i;
     // The later-computed operand that can take the add.
@@ -51,7 +45,7 @@ class FuseResidual : public Pass {
       Value* v = add.inputs[static_cast<size_t>(i)];
       Node* p = v->producer;
       if (!p || (p->op != OpKind::Conv2d && p->op != OpKind::Linear)) continue;
-      if (uses[v] != 1 || is_output(v)) {
+      if (uses[v] != 1 || is_graph_output(g, v)) {
         why = "'" + v->name + "' has other users";
         continue;
       }
@@ -73,12 +67,13 @@ class FuseResidual : public Pass {
     ep->residual = true;
     ep->act = add.as<ir::AddAttrs>().epilogue.act;
     p->inputs.push_back(residual);
-    g.replace_all_uses(add.output(), main);
+    const std::string pn = p->name();
     p->fused.push_back(an);
     p->fused.insert(p->fused.end(), add.fused.begin(), add.fused.end());
+    replace_result(g, add.output(), main, p);  // main has one use: it is no network output
     g.erase_node(&add);
-    ctx.applied({p->name(), an, residual->name},
-                an + ": fused into " + ir::op_name(p->op) + " '" + p->name() + "' (residual '" +
+    ctx.applied({pn, an, residual->name},
+                an + ": fused into " + ir::op_name(p->op) + " '" + pn + "' (residual '" +
                     residual->name + "')",
                 "fused");
     return true;

@@ -42,16 +42,26 @@ bool parse_pipeline(const std::string& spec, Mode mode, std::vector<std::string>
 }
 
 PassManager::PassManager(std::vector<std::string> pipeline, PipelineOptions opts)
-    : pipeline_(std::move(pipeline)), opts_(opts) {}
+    : pipeline_(std::move(pipeline)), opts_(opts) {
+  for (const std::string& name : pipeline_) {
+    const PassInfo* info = find_pass(name);
+    CNNC_INTERNAL_ASSERT(info != nullptr) << "pipeline names unknown pass '" << name << "'";
+    passes_.push_back(info->create());
+  }
+}
+
+void PassManager::add(std::unique_ptr<Pass> pass) {
+  pipeline_.emplace_back(pass->name());
+  passes_.push_back(std::move(pass));
+}
 
 bool PassManager::run(ir::Graph& g, PassContext& ctx) {
   std::ostream& out = opts_.print_to ? *opts_.print_to : std::cerr;
   bool changed_any = false;
   std::vector<std::pair<std::string, double>> times;
-  for (const std::string& name : pipeline_) {
-    const PassInfo* info = find_pass(name);
-    CNNC_INTERNAL_ASSERT(info != nullptr) << "pipeline names unknown pass '" << name << "'";
-    std::unique_ptr<Pass> pass = info->create();
+  for (size_t i = 0; i < passes_.size(); ++i) {
+    const std::string name = pipeline_[i];
+    Pass* pass = passes_[i].get();
     std::string before = ir::print_graph(g);
     // On an internal error inside the pass or its verification, leave the IR
     // before it and the pipeline in a reproducer file.

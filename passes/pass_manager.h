@@ -3,6 +3,8 @@
 // reproducer file holding the IR before it), printing after passes, timing.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -32,6 +34,9 @@ class PassManager {
  public:
   PassManager(std::vector<std::string> pipeline, PipelineOptions opts);
 
+  /// Appends a pass instance (a pass outside the registry, e.g. in tests).
+  void add(std::unique_ptr<Pass> pass);
+
   using Observer = std::function<void(const std::string& pass, const ir::Graph& g)>;
   void set_observer(Observer o) { observer_ = std::move(o); }
 
@@ -42,6 +47,7 @@ class PassManager {
 
  private:
   std::vector<std::string> pipeline_;
+  std::vector<std::unique_ptr<Pass>> passes_;
   PipelineOptions opts_;
   Observer observer_;
 };

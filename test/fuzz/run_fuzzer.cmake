@@ -1,9 +1,13 @@
 # Runs one libFuzzer target for SECONDS from the SEEDS directory (copied into
 # WORK, which keeps what the fuzzer finds between runs). Fails on any crash,
 # leak, timeout or out-of-memory the fuzzer reports.
+# SEEDS: directories separated by '|'.
 file(MAKE_DIRECTORY ${WORK})
-file(GLOB seeds ${SEEDS}/*)
-file(COPY ${seeds} DESTINATION ${WORK})
+string(REPLACE "|" ";" seed_dirs "${SEEDS}")
+foreach(dir ${seed_dirs})
+  file(GLOB seeds ${dir}/*)
+  file(COPY ${seeds} DESTINATION ${WORK})
+endforeach()
 execute_process(
   COMMAND ${FUZZER} -max_total_time=${SECONDS} -timeout=10 -rss_limit_mb=2048 -max_len=65536
           -print_final_stats=1 ${WORK}

@@ -48,8 +48,11 @@ std::map<std::string, double> probe_batch_norm_folds(const ir::Graph& before,
     if (r.pass != "fold-batch-norm" || !r.applied || r.layers.size() != 2) continue;
     const ir::Node* conv0 = find_node(before, r.layers[0]);
     const ir::Node* bn = find_node(before, r.layers[1]);
+    if (!conv0 || !bn || !bn->inputs[1]->data) continue;
+    // The folded layer keeps its name, or takes the batch_norm's when that was an output.
     const ir::Node* conv1 = find_node(after, r.layers[0]);
-    if (!conv0 || !bn || !conv1 || !bn->inputs[1]->data || !conv1->inputs[1]->data) continue;
+    if (!conv1 || conv1->op != conv0->op) conv1 = find_node(after, r.layers[1]);
+    if (!conv1 || conv1->op != conv0->op || !conv1->inputs[1]->data) continue;
     // A probe of batch 1; for convs only a few output rows and columns.
     ir::Shape s = conv0->inputs[0]->type.shape;
     s.dims[0] = 1;

@@ -48,14 +48,17 @@ int verb_dump_ir(const std::vector<std::string>& args) {
       "treat each part of a .cnnir file between lines '// -----' as its own graph (for pass tests)",
       &split);
   pipe.add_to(p);
-  if (!split) {
-    return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
-      pipe.run(graph, net_opts.frontend.shapes, diag);
-      emit_output(out, net, ir::print_graph(graph), diag);
-    });
-  }
   net_opts.add_to(p);
   if (auto done = parse_verb_args(p, args)) return *done;
+  if (!split) {
+    DiagnosticEngine diag(std::cerr, net_opts.diagnostics());
+    return run_verb(diag, [&] {
+      auto g = load_for_verb(net, net_opts, diag);
+      if (!g) return;
+      pipe.run(*g, net_opts.frontend.shapes, diag);
+      emit_output(out, net, ir::print_graph(*g), diag);
+    });
+  }
   DiagnosticEngine diag(std::cerr, net_opts.diagnostics());
   int failed = 0;
   std::string text, result;

@@ -1,0 +1,24 @@
+#include "passes/rewrite.h"
+
+#include <algorithm>
+
+#include "support/internal_error.h"
+
+namespace cnnc::passes {
+
+bool is_graph_output(const ir::Graph& g, const ir::Value* v) {
+  return std::find(g.outputs().begin(), g.outputs().end(), v) != g.outputs().end();
+}
+
+void replace_result(ir::Graph& g, ir::Value* from, ir::Value* to, ir::Node* keeper) {
+  CNNC_INTERNAL_ASSERT(to->producer == keeper && !is_graph_output(g, to))
+      << "replace_result: '" << to->name
+      << "' must be the keeper's result and not a network output";
+  if (is_graph_output(g, from) && from->name != to->name) {
+    keeper->fused.insert(keeper->fused.begin(), to->name);
+    to->name = from->name;
+  }
+  g.replace_all_uses(from, to);
+}
+
+}  // namespace cnnc::passes
