@@ -29,11 +29,9 @@ class FoldBatchNorm : public Pass {
 
   bool run(ir::Graph& g, PassContext& ctx) override {
     if (ctx.mode == Mode::Training) return false;  // BN keeps its batch statistics
-    bool changed = false;
-    std::vector<Node*> bns;
-    for (const auto& n : g.nodes())
-      if (n->op == OpKind::BatchNorm) bns.push_back(n.get());
-    for (Node* bn : bns) changed |= fold(g, *bn, ctx);
+    bool changed = rewrite_each(
+        g, [](const Node& n) { return n.op == OpKind::BatchNorm; },
+        [&](Node& bn) { return fold(g, bn, ctx); });
     if (changed) g.remove_unused_params();  // gamma, beta and the running statistics
     return changed;
   }

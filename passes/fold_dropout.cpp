@@ -31,12 +31,9 @@ class FoldDropout : public Pass {
 
   bool run(ir::Graph& g, PassContext& ctx) override {
     if (ctx.mode == Mode::Training) return false;
-    std::vector<Node*> ds;
-    for (const auto& n : g.nodes())
-      if (n->op == OpKind::Dropout) ds.push_back(n.get());
-    bool changed = false;
-    for (Node* d : ds) changed |= fold(g, *d, ctx);
-    return changed;
+    return rewrite_each(
+        g, [](const Node& n) { return n.op == OpKind::Dropout; },
+        [&](Node& d) { return fold(g, d, ctx); });
   }
 
  private:

@@ -17,12 +17,9 @@ class FuseActivation : public Pass {
   std::string_view name() const override { return "fuse-activation"; }
 
   bool run(ir::Graph& g, PassContext& ctx) override {
-    std::vector<Node*> acts;
-    for (const auto& n : g.nodes())
-      if (ir::op_info(n->op).is_activation) acts.push_back(n.get());
-    bool changed = false;
-    for (Node* a : acts) changed |= fuse(g, *a, ctx);
-    return changed;
+    return rewrite_each(
+        g, [](const Node& n) { return ir::op_info(n.op).is_activation; },
+        [&](Node& a) { return fuse(g, a, ctx); });
   }
 
  private:

@@ -19,12 +19,9 @@ class FuseResidual : public Pass {
   std::string_view name() const override { return "fuse-residual"; }
 
   bool run(ir::Graph& g, PassContext& ctx) override {
-    std::vector<Node*> adds;
-    for (const auto& n : g.nodes())
-      if (n->op == OpKind::Add) adds.push_back(n.get());
-    bool changed = false;
-    for (Node* a : adds) changed |= fuse(g, *a, ctx);
-    return changed;
+    return rewrite_each(
+        g, [](const Node& n) { return n.op == OpKind::Add; },
+        [&](Node& a) { return fuse(g, a, ctx); });
   }
 
  private:

@@ -10,6 +10,16 @@ bool is_graph_output(const ir::Graph& g, const ir::Value* v) {
   return std::find(g.outputs().begin(), g.outputs().end(), v) != g.outputs().end();
 }
 
+bool rewrite_each(ir::Graph& g, const std::function<bool(const ir::Node&)>& match,
+                  const std::function<bool(ir::Node&)>& rewrite) {
+  std::vector<ir::Node*> chosen;
+  for (const auto& n : g.nodes())
+    if (match(*n)) chosen.push_back(n.get());
+  bool changed = false;
+  for (ir::Node* n : chosen) changed |= rewrite(*n);
+  return changed;
+}
+
 void replace_result(ir::Graph& g, ir::Value* from, ir::Value* to, ir::Node* keeper) {
   CNNC_INTERNAL_ASSERT(to->producer == keeper && !is_graph_output(g, to))
       << "replace_result: '" << to->name

@@ -1,11 +1,19 @@
 // Small helpers shared by rewriting passes.
 #pragma once
 
+#include <functional>
+
 #include "ir/graph.h"
 
 namespace cnnc::passes {
 
 bool is_graph_output(const ir::Graph& g, const ir::Value* v);
+
+/// Calls rewrite(node) for every node that `match` selects, in graph order.
+/// The nodes are chosen first, so rewrites may erase them. Returns true if
+/// any rewrite did.
+bool rewrite_each(ir::Graph& g, const std::function<bool(const ir::Node&)>& match,
+                  const std::function<bool(ir::Node&)>& rewrite);
 
 /// Makes every use of `from` (the result of a layer being folded away) use
 /// `to` instead, the result of `keeper`. When `from` is a network output, `to`

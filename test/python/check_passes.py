@@ -93,11 +93,8 @@ def main():
                 failures.append(name)
             if worst > worst_all[0]:
                 worst_all = (worst, name)
-    print(f"\n{total - len(failures)} of {total} cases keep their outputs through every pass "
-          f"(tolerance 1e-5 * max(1, max |output|)); worst: {worst_all[0]:.3f} of the tolerance in '{worst_all[1]}'")
-    for f in failures:
-        print("FAILED:", f)
-    return 1 if failures else 0
+    return ct.summarize(total, failures, worst_all,
+                        "cases keep their outputs through every pass (tolerance 1e-5 * max(1, max |output|))")
 
 
 if __name__ == "__main__":

@@ -277,11 +277,7 @@ def main():
             print(("FAIL" if problems else "ok  ") + " dropout training masks (both scalings)", *problems, flush=True)
             if problems:
                 failures.append("dropout training masks")
-    print(f"\n{total - len(failures)} of {total} cases match PyTorch (tolerance 1e-4 * max(1, max|torch|)); "
-          f"worst: {worst_all[0]:.3f} of the tolerance in '{worst_all[1]}'")
-    for f in failures:
-        print("FAILED:", f)
-    return 1 if failures else 0
+    return ct.summarize(total, failures, worst_all, "cases match PyTorch (tolerance 1e-4 * max(1, max|torch|))")
 
 
 if __name__ == "__main__":

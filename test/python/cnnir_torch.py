@@ -250,3 +250,16 @@ def random_weights(graph, rng):
             a = rng.normal(0, 0.5, shape)
         out.append((name, a.astype(np.float32)))
     return out
+
+
+# ---------------------------------------------------------------------------
+# test harness output
+
+
+def summarize(total, failures, worst, what):
+    """Prints the closing lines of a harness and returns its exit status.
+    worst: (ratio of the tolerance, case name)."""
+    print(f"\n{total - len(failures)} of {total} {what}; worst: {worst[0]:.3f} of the tolerance in '{worst[1]}'")
+    for f in failures:
+        print("FAILED:", f)
+    return 1 if failures else 0
