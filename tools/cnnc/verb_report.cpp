@@ -34,7 +34,10 @@ int verb_report(const std::vector<std::string>& args) {
   ArgParser p(
       "cnnc report NET [options]",
       "Prints each layer's output shape, activation size, parameters, multiply-adds, FLOPs and\n"
-      "receptive field, and the totals. NET is a .json spec or a .cnnir file.");
+      "receptive field, and the totals; then, after the passes (--passes, default: the default\n"
+      "pipeline), the kernels and the layers each contains, the memory plan (naive, planned and\n"
+      "lower-bound bytes) and every fusion made or refused with its reason. With --weights, each\n"
+      "batch_norm fold is also measured on a random probe input. NET is a .json spec or a .cnnir file.");
   p.positional("NET", "the network", &net);
   p.choice("--format", "output format (default table)", &format,
            {"table", "json", "csv", "markdown"});
