@@ -17,11 +17,14 @@ struct Verb {
 };
 
 const Verb kVerbs[] = {
+    {"compile", "compile the network into a shared library with a C API (Halide + LLVM)",
+     cnnc::tool::verb_compile},
     {"dump-ir", "print the network as textual IR", cnnc::tool::verb_dump_ir},
     {"init", "write seeded initial weights (safetensors)", cnnc::tool::verb_init},
     {"report", "per-layer shapes, parameters, MACs, FLOPs, memory and receptive fields",
      cnnc::tool::verb_report},
-    {"run", "run the network on the reference backend (.npy in and out)", cnnc::tool::verb_run},
+    {"run", "run a network (reference backend or compiled) or a compiled library (.npy in and out)",
+     cnnc::tool::verb_run},
 };
 
 void usage(std::ostream& o) {

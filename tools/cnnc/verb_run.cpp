@@ -10,120 +10,57 @@
 #include "io/weights.h"
 #include "ir/shape_inference.h"
 #include "support/suggest.h"
+#include "tools/cnnc/compile_options.h"
+#include "tools/cnnc/run_compiled.h"
+#include "tools/cnnc/run_io.h"
 #include "tools/cnnc/verbs.h"
 
 namespace cnnc::tool {
 
 namespace {
 
-// "name=file" or "file".
-struct Binding {
-  std::string name, file;
-};
-
-Binding split_binding(const std::string& v) {
-  auto eq = v.find('=');
-  if (eq == std::string::npos) return {"", v};
-  return {v.substr(0, eq), v.substr(eq + 1)};
-}
-
-// Which graph value each binding refers to; a bare file is allowed only when
-// there is exactly one candidate.
-std::vector<std::pair<const ir::Value*, std::string>> match(const std::vector<Binding>& bs,
-                                                            std::span<ir::Value* const> values,
-                                                            const char* flag, const char* kind,
-                                                            DiagnosticEngine& diag) {
-  std::vector<std::pair<const ir::Value*, std::string>> out;
+std::vector<std::string> names_of(std::span<ir::Value* const> values) {
   std::vector<std::string> names;
   for (const ir::Value* v : values) names.push_back(v->name);
-  std::map<std::string, std::string> seen;
-  for (const Binding& b : bs) {
-    const ir::Value* v = nullptr;
-    if (b.name.empty()) {
-      if (values.size() != 1) {
-        std::string list;
-        for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-        diag.error(SourceLoc{},
-                   std::string(flag) + " " + b.file + ": the network has " +
-                       std::to_string(values.size()) + " " + kind + "s (" + list + "); write " +
-                       flag + " NAME=" + b.file,
-                   {}, ExitCode::Usage);
-        continue;
-      }
-      v = values[0];
-    } else {
-      for (const ir::Value* c : values)
-        if (c->name == b.name) v = c;
-      if (!v) {
-        diag.error(SourceLoc{},
-                   std::string(flag) + ": the network has no " + kind + " '" + b.name + "'" +
-                       did_you_mean(b.name, names),
-                   {}, ExitCode::Usage);
-        continue;
-      }
-    }
-    if (!seen.emplace(v->name, b.file).second) {
-      diag.error(SourceLoc{}, std::string(flag) + ": " + kind + " '" + v->name + "' given twice",
-                 {}, ExitCode::Usage);
-      continue;
-    }
-    out.emplace_back(v, b.file);
-  }
-  return out;
+  return names;
 }
 
-void print_summary(const std::string& name, const ir::Tensor& t) {
-  std::printf("output '%s': %s\n", name.c_str(), t.shape.str().c_str());
-  if (t.data.empty()) return;
-  double lo = t.data[0], hi = t.data[0], sum = 0;
-  for (float v : t.data) {
-    lo = std::min<double>(lo, v);
-    hi = std::max<double>(hi, v);
-    sum += v;
-  }
-  std::printf("  min %.6g  max %.6g  mean %.6g\n", lo, hi,
-              sum / static_cast<double>(t.data.size()));
-  if (t.shape.rank() == 2) {  // class scores: the best class of each row
-    int64_t rows = t.shape[0], cols = t.shape[1];
-    std::printf("  argmax:");
-    for (int64_t r = 0; r < std::min<int64_t>(rows, 16); ++r) {
-      auto row = t.data.begin() + r * cols;
-      std::printf(" %lld", static_cast<long long>(std::max_element(row, row + cols) - row));
-    }
-    std::printf(rows > 16 ? " ...\n" : "\n");
-  }
+// Compiles the (optimised) graph into a library in a work directory and
+// runs it there.
+std::vector<ir::Tensor> run_as_library(ir::Graph& graph, const std::vector<ir::Tensor>& tensors,
+                                       const PipelineOptions& pipe, const ir::ShapeOptions& shapes,
+                                       const CompileOptions& co, const CompiledRunOptions& ro,
+                                       DiagnosticEngine& diag) {
+  ensure_planned(graph, pipe.no_verify, shapes, diag);
+  halide::LoweredModel m = lower_graph(graph, diag);
+  std::unique_ptr<TempDir> work = make_work_dir(co, diag);
+  llvmgen::LibraryRequest req;
+  req.targets = co.targets(diag);
+  req.kernels = co.kernel_options();
+  req.output = work->file("lib" + std::string("model") + ".so");
+  halide::BuiltKernels k = llvmgen::build_library(m, req, work->path(), diag);
+  print_build_summary(k, co);
+  std::unique_ptr<CompiledModel> lib = load_compiled(req.output, nullptr, diag);
+  return run_compiled(*lib, tensors, ro, diag);
 }
 
 }  // namespace
 
-// Largest |a - b| over all outputs, and the tolerance it is held to.
-struct Diff {
-  double max_abs = 0, tol = 0;
-};
-Diff compare(const std::vector<ir::Tensor>& got, const std::vector<ir::Tensor>& want, double rtol) {
-  Diff d;
-  double scale = 1;
-  for (size_t i = 0; i < want.size(); ++i) {
-    for (size_t j = 0; j < want[i].data.size(); ++j) {
-      scale = std::max(scale, std::fabs(static_cast<double>(want[i].data[j])));
-      if (got[i].shape != want[i].shape) {
-        d.max_abs = INFINITY;
-        continue;
-      }
-      d.max_abs =
-          std::max(d.max_abs, std::fabs(static_cast<double>(got[i].data[j]) - want[i].data[j]));
-    }
-  }
-  d.tol = rtol * scale;
-  return d;
-}
-
 int verb_run(const std::vector<std::string>& args) {
+  // A model library rather than a network: its own options.
+  for (const std::string& a : args) {
+    if (a.empty() || a[0] == '-') continue;
+    if (is_model_library(a)) return verb_run_library(args);
+    break;
+  }
   NetworkOptions net_opts;
   PipelineOptions pipe("none");
   WeightsOptions w;
   std::string net, out_weights;
   bool check = false;
+  std::string backend = "reference";
+  CompileOptions co;
+  CompiledRunOptions cro;
   std::vector<Binding> inputs, outputs;
   ArgParser p(
       "cnnc run NET --input [NAME=]X.npy [options]",
@@ -157,15 +94,33 @@ int verb_run(const std::vector<std::string>& args) {
         out_weights = v;
         return std::string();
       });
+  p.choice(
+      "--backend",
+      "reference (default: the interpreter) or compiled (compile with the default pipeline, as\n"
+      "`cnnc compile` does, and run the library; with --check, compare it with the reference\n"
+      "backend's outputs of the unoptimised graph, tolerance 1e-4 * max(1, max |output|))",
+      &backend, {"reference", "compiled"});
   w.add_to(p, /*allow_file=*/true);
+  cro.add_to(p);
+  co.add_to(p);
   pipe.add_to(p);
+  p.epilog("cnnc run LIB.so runs a compiled library instead (see cnnc run LIB.so --help).\n\n");
   return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
-    auto in_bind = match(inputs, graph.inputs(), "--input", "input", diag);
-    auto out_bind = match(outputs, graph.outputs(), "--output", "output", diag);
+    if (backend == "reference" && (cro.bench > 0 || cro.profile)) {
+      diag.error({},
+                 std::string(cro.profile ? "--profile" : "--bench") +
+                     " times compiled code: add --backend compiled, or run a library built by cnnc "
+                     "compile",
+                 {}, ExitCode::Usage);
+      return;
+    }
+    auto in_bind = match(inputs, names_of(graph.inputs()), "--input", "input", diag);
+    auto out_bind = match(outputs, names_of(graph.outputs()), "--output", "output", diag);
     diag.check();
-    for (const ir::Value* v : graph.inputs()) {
+    for (size_t i = 0; i < graph.inputs().size(); ++i) {
+      const ir::Value* v = graph.inputs()[i];
       bool given =
-          std::any_of(in_bind.begin(), in_bind.end(), [&](const auto& b) { return b.first == v; });
+          std::any_of(in_bind.begin(), in_bind.end(), [&](const Bound& b) { return b.index == i; });
       if (!given)
         diag.error(SourceLoc{},
                    "missing --input for input '" + v->name + "' " + v->type.shape.str(), {},
@@ -175,7 +130,9 @@ int verb_run(const std::vector<std::string>& args) {
     // Read every input; accept another batch size if all inputs agree on it.
     std::vector<ir::Tensor> tensors(graph.inputs().size());
     int64_t batch = 0;
-    for (const auto& [v, file] : in_bind) {
+    for (const Bound& b : in_bind) {
+      const ir::Value* v = graph.inputs()[b.index];
+      const std::string& file = b.file;
       auto t = io::read_npy(file, diag);
       if (!t) continue;
       const ir::Shape& want = v->type.shape;
@@ -188,17 +145,56 @@ int verb_run(const std::vector<std::string>& args) {
         continue;
       }
       if (t->shape != want) batch = t->shape[0];
-      size_t i = static_cast<size_t>(std::find(graph.inputs().begin(), graph.inputs().end(), v) -
-                                     graph.inputs().begin());
-      tensors[i] = std::move(*t);
+      tensors[b.index] = std::move(*t);
     }
     diag.check();
+    auto write_results = [&](const std::vector<ir::Tensor>& results) {
+      for (size_t i = 0; i < graph.outputs().size(); ++i) {
+        auto it = std::find_if(out_bind.begin(), out_bind.end(),
+                               [&](const Bound& b) { return b.index == i; });
+        if (it != out_bind.end()) {
+          if (emit_guard(it->file, net, diag)) io::write_npy(it->file, results[i], diag);
+        } else if (out_bind.empty()) {
+          print_summary(graph.outputs()[i]->name, results[i]);
+        }
+      }
+    };
     if (batch > 0 && !ir::set_batch(graph, batch, net_opts.frontend.shapes, diag)) return;
     provide_weights(graph, w, diag);
     reference::RunOptions ro;
     ro.mode = pipe.mode == "training" ? reference::Mode::Training : reference::Mode::Inference;
     ro.seed = static_cast<uint64_t>(w.seed);
     if (!reference::check_runnable(graph, ro, diag)) return;
+    if (backend == "compiled") {
+      if (pipe.mode == "training") {
+        diag.error(
+            {},
+            "--backend compiled runs inference only; use the reference backend for --mode training",
+            {}, ExitCode::Usage);
+        return;
+      }
+      if (!out_weights.empty()) {
+        diag.error({}, "--output-weights needs the reference backend", {}, ExitCode::Usage);
+        return;
+      }
+      std::vector<ir::Tensor> want;
+      if (check) want = reference::run(graph, tensors, ro).outputs;  // the unoptimised graph
+      PipelineOptions compiled = pipe;
+      if (compiled.passes.empty()) compiled.passes = "default";
+      compiled.run(graph, net_opts.frontend.shapes, diag);
+      std::vector<ir::Tensor> got =
+          run_as_library(graph, tensors, compiled, net_opts.frontend.shapes, co, cro, diag);
+      if (check) {
+        Diff d = compare(got, want, 1e-4);
+        const bool ok = d.max_abs <= d.tol;
+        std::printf("compiled vs reference: max |diff| %.3g, tolerance %.3g  %s\n", d.max_abs,
+                    d.tol, ok ? "ok" : "DIFFERS");
+        if (!ok)
+          diag.error({}, "the compiled library's outputs differ from the reference backend's");
+      }
+      write_results(got);
+      return;
+    }
     if (check) {
       // The oracle: the graph as given. Then the pipeline, checked after every pass.
       PipelineOptions checked = pipe;
@@ -227,16 +223,7 @@ int verb_run(const std::vector<std::string>& args) {
     pipe.run(graph, net_opts.frontend.shapes, diag);
     ro.simulate_arena = graph.arena_bytes.has_value();  // a planned graph runs in its arena
     reference::RunResult r = reference::run(graph, tensors, ro);
-    for (size_t i = 0; i < graph.outputs().size(); ++i) {
-      const ir::Value* o = graph.outputs()[i];
-      auto it = std::find_if(out_bind.begin(), out_bind.end(),
-                             [&](const auto& b) { return b.first == o; });
-      if (it != out_bind.end()) {
-        if (emit_guard(it->second, net, diag)) io::write_npy(it->second, r.outputs[i], diag);
-      } else if (out_bind.empty()) {
-        print_summary(o->name, r.outputs[i]);
-      }
-    }
+    write_results(r.outputs);
     if (!out_weights.empty()) {
       for (auto& [name, t] : r.updated_state)
         graph.find_value(name, true)->data = std::make_shared<const ir::Tensor>(t);

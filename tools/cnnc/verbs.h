@@ -14,6 +14,7 @@
 
 namespace cnnc::tool {
 
+int verb_compile(const std::vector<std::string>& args);
 int verb_dump_ir(const std::vector<std::string>& args);
 int verb_init(const std::vector<std::string>& args);
 int verb_report(const std::vector<std::string>& args);

@@ -1,0 +1,357 @@
+#include "backends/halide/kernel_compiler.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "backends/halide/templates.h"
+#include "backends/halide/templates_revision.h"
+#include "support/internal_error.h"
+#include "support/temp_dir.h"
+
+namespace cnnc::halide {
+
+namespace {
+
+// Features every generated kernel needs: the runtime is linked once per
+// library, and kernels take the model instance as Halide's user context (its
+// error handler writes the instance's error text).
+constexpr const char* kKernelFeatures = "-no_runtime-user_context";
+
+const char* const kDefaultTargets[] = {
+    "x86-64-linux-sse41-avx-f16c-fma-avx2-avx512-avx512_skylake",
+    "x86-64-linux-sse41-avx-f16c-fma-avx2",
+    "x86-64-linux-sse41",
+};
+
+// Everything besides the spec that changes a kernel's code.
+std::string variant_key(const KernelSpec& spec, const TargetSet& t, const ScheduleFn& schedule) {
+  std::string key = halide_version() + "|templates " + CNNC_TEMPLATES_REVISION;
+  for (const std::string& target : t.targets)
+    key += "|" + target + ":" + schedule(spec, isa_of(target)).key();
+  return key;
+}
+
+Halide::Module module_for(const KernelSpec& spec, const Schedule& s, const Halide::Target& target,
+                          const std::string& fn) {
+  tmpl::Built b = tmpl::build(spec, s);
+  return b.output.compile_to_module(b.args, fn, target);
+}
+
+std::string first_layer(const LoweredModel& m, size_t spec) {
+  for (const KernelCall& c : m.calls)
+    if (static_cast<size_t>(c.spec) == spec) return c.layer;
+  return "?";
+}
+
+// Renames `from` onto `to`; another process may have published it first,
+// which is as good.
+void publish(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  std::filesystem::rename(from, to, ec);
+  if (ec) std::filesystem::remove(from, ec);
+}
+
+std::string unique_suffix() {
+  static std::atomic<int> counter{0};
+  return "." + std::to_string(getpid()) + "." + std::to_string(counter++) + ".tmp";
+}
+
+// Compiles `todo` in `jobs` forked worker processes. Processes, not threads:
+// Halide writes each multi-target library with the working directory changed
+// (LLVM would embed absolute paths), which threads would race on. Workers
+// take items from a pipe as they free up and report "index ok seconds" lines.
+void compile_in_workers(
+    const std::vector<size_t>& todo, int jobs, const std::string& work_dir,
+    const std::function<std::string(size_t)>& compile_one,
+    const std::function<void(size_t, bool, double, const std::string&)>& finished) {
+  int tasks[2], results[2];
+  CNNC_INTERNAL_ASSERT(pipe(tasks) == 0 && pipe(results) == 0) << "pipe: " << std::strerror(errno);
+  CNNC_INTERNAL_ASSERT(todo.size() * sizeof(int32_t) <= 65536)
+      << "too many kernels for the task pipe";
+  for (size_t i : todo) {
+    const int32_t v = static_cast<int32_t>(i);
+    CNNC_INTERNAL_ASSERT(write(tasks[1], &v, sizeof v) == sizeof v) << "task pipe";
+  }
+  close(tasks[1]);
+  std::fflush(nullptr);  // nothing buffered may be written twice
+  std::vector<pid_t> workers;
+  for (int j = 0; j < jobs; ++j) {
+    const pid_t pid = fork();
+    CNNC_INTERNAL_ASSERT(pid >= 0) << "fork: " << std::strerror(errno);
+    if (pid == 0) {
+      close(results[0]);
+      int32_t i;
+      while (read(tasks[0], &i, sizeof i) == sizeof i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::string error = compile_one(static_cast<size_t>(i));
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (!error.empty())
+          std::ofstream(work_dir + "/kernel-" + std::to_string(i) + ".error") << error;
+        char line[64];
+        const int len =
+            std::snprintf(line, sizeof line, "%d %d %.3f\n", i, error.empty() ? 1 : 0, secs);
+        if (write(results[1], line, static_cast<size_t>(len)) != len) _exit(3);
+      }
+      _exit(0);
+    }
+    workers.push_back(pid);
+  }
+  close(tasks[0]);
+  close(results[1]);
+  std::vector<bool> reported(todo.empty() ? 0 : *std::max_element(todo.begin(), todo.end()) + 1);
+  if (FILE* in = fdopen(results[0], "r")) {
+    int i, ok;
+    double secs;
+    while (std::fscanf(in, "%d %d %lf", &i, &ok, &secs) == 3) {
+      std::string error;
+      if (!ok) {
+        std::ifstream e(work_dir + "/kernel-" + std::to_string(i) + ".error");
+        std::stringstream text;
+        text << e.rdbuf();
+        error = text.str().empty() ? "failed" : text.str();
+      }
+      reported[static_cast<size_t>(i)] = true;
+      finished(static_cast<size_t>(i), false, secs, error);
+    }
+    std::fclose(in);
+  }
+  std::string died;
+  for (pid_t pid : workers) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status))
+      died = "a kernel compiler process died of signal " + std::to_string(WTERMSIG(status));
+  }
+  for (size_t i : todo)
+    if (!reported[i])
+      finished(i, false, 0, died.empty() ? "its compiler process ended without a result" : died);
+}
+
+}  // namespace
+
+std::string TargetSet::str() const {
+  std::string s;
+  for (const std::string& t : targets) s += (s.empty() ? "" : ",") + t;
+  return s;
+}
+
+std::optional<TargetSet> TargetSet::parse(const std::string& spec, std::string& error) {
+  TargetSet set;
+  std::vector<std::string> names;
+  if (spec == "default") {
+    names.assign(std::begin(kDefaultTargets), std::end(kDefaultTargets));
+  } else if (spec == "host") {
+    Halide::Target host = Halide::get_host_target();
+    host = host.without_feature(Halide::Target::JIT);
+    names.push_back(host.to_string());
+  } else {
+    std::stringstream in(spec);
+    for (std::string t; std::getline(in, t, ',');) names.push_back(t);
+  }
+  for (const std::string& name : names) {
+    if (!Halide::Target::validate_target_string(name)) {
+      error =
+          "'" + name +
+          "' is not a Halide target (try host, default or x86-64-linux-avx2-fma-f16c-sse41-avx)";
+      return std::nullopt;
+    }
+    Halide::Target t(name);
+    if (t.arch != Halide::Target::X86 || t.bits != 64 || t.os != Halide::Target::Linux) {
+      error = "target '" + name + "': only x86-64 Linux CPU targets are supported by this backend";
+      return std::nullopt;
+    }
+    if (t.has_gpu_feature()) {
+      error = "target '" + name + "': GPU targets are not supported by this backend yet";
+      return std::nullopt;
+    }
+    t = t.with_feature(Halide::Target::NoRuntime).with_feature(Halide::Target::UserContext);
+    set.targets.push_back(t.to_string());
+  }
+  if (set.targets.empty()) {
+    error = "no target given";
+    return std::nullopt;
+  }
+  if (set.targets.size() > 1) {
+    // Multi-target dispatch needs a fallback without extra features last.
+    Halide::Target last(set.targets.back());
+    if (last.has_feature(Halide::Target::AVX2) || last.has_feature(Halide::Target::AVX512)) {
+      error =
+          "the last of several targets is the fallback for every CPU: make it a baseline one (e.g. "
+          "x86-64-linux-sse41)";
+      return std::nullopt;
+    }
+  }
+  return set;
+}
+
+Isa isa_of(const std::string& target) {
+  Halide::Target t(target);
+  if (t.has_feature(Halide::Target::AVX512)) return Isa::Avx512;
+  if (t.has_feature(Halide::Target::AVX2)) return Isa::Avx2;
+  return Isa::Sse41;
+}
+
+std::string halide_version() { return "Halide " CNNC_HALIDE_VERSION; }
+
+std::string default_cache_dir() {
+  if (const char* d = std::getenv("CNNC_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/cnnc";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/cnnc";
+  return "";
+}
+
+std::vector<std::string> kernel_symbols(const LoweredModel& m, const TargetSet& targets,
+                                        const ScheduleFn& schedule) {
+  std::vector<std::string> out;
+  for (const KernelSpec& spec : m.specs)
+    out.push_back(kernel_symbol(spec, variant_key(spec, targets, schedule)));
+  return out;
+}
+
+BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
+                           const KernelBuildOptions& options, const std::string& work_dir,
+                           DiagnosticEngine& diag) {
+  const auto start = std::chrono::steady_clock::now();
+  BuiltKernels out;
+  out.symbols = kernel_symbols(m, targets, options.schedule);
+  std::string dir = work_dir;
+  if (!options.cache_dir.empty()) {
+    dir = options.cache_dir + "/kernels";
+    if (!make_directories(dir)) {
+      diag.error({},
+                 "cannot create the kernel cache directory " + dir + ": " + std::strerror(errno) +
+                     " (set CNNC_CACHE_DIR or --cache-dir, or pass --no-cache)",
+                 {}, ExitCode::IoError);
+      return out;
+    }
+  }
+  const size_t n = m.specs.size();
+  for (size_t i = 0; i < n; ++i) out.archives.push_back(dir + "/" + out.symbols[i] + ".a");
+  const std::string runtime_base = "x86-64-linux-sse41";
+  out.runtime_object =
+      dir + "/runtime-" + stable_hash(halide_version() + "|" + runtime_base) + ".o";
+
+  std::vector<Halide::Target> halide_targets;
+  std::vector<std::string> suffixes;
+  for (const std::string& t : targets.targets) {
+    halide_targets.emplace_back(t);
+    suffixes.push_back(isa_name(isa_of(t)) + std::string("_") + stable_hash(t).substr(0, 6));
+  }
+
+  auto what = [&](size_t i) {
+    return i == n ? std::string("the Halide runtime")
+                  : "kernel " + out.symbols[i] + " (layer '" + first_layer(m, i) + "', " +
+                        m.specs[i].key() + ")";
+  };
+  // Compiles item i (the runtime when i == n) into the cache; "" or the error.
+  auto compile_one = [&](size_t i) -> std::string {
+    const bool is_runtime = i == n;
+    const std::string& path = is_runtime ? out.runtime_object : out.archives[i];
+    const std::string tmp = path + unique_suffix() + (is_runtime ? ".o" : ".a");
+    try {
+      if (is_runtime) {
+        Halide::compile_standalone_runtime(tmp, Halide::Target(runtime_base));
+      } else {
+        const KernelSpec& spec = m.specs[i];
+        auto factory = [&](const std::string& fn, const Halide::Target& t) {
+          return module_for(spec, options.schedule(spec, isa_of(t.to_string())), t, fn);
+        };
+        Halide::compile_multitarget(out.symbols[i], {{Halide::OutputFileType::static_library, tmp}},
+                                    halide_targets, suffixes, factory);
+      }
+      publish(tmp, path);
+      return "";
+    } catch (const std::exception& e) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      return e.what();
+    }
+  };
+
+  int done = 0;
+  std::vector<std::string> failures;
+  auto finished = [&](size_t i, bool cached, double secs, const std::string& error) {
+    if (!error.empty()) {
+      failures.push_back(what(i) + ": " + error);
+      return;
+    }
+    (cached ? out.cached : out.compiled) += 1;
+    if (options.progress)
+      options.progress(++done, static_cast<int>(n + 1),
+                       i == n ? std::string("Halide runtime") : first_layer(m, i), cached, secs);
+  };
+  std::vector<size_t> todo;
+  for (size_t i = 0; i <= n; ++i) {
+    if (std::filesystem::exists(i == n ? out.runtime_object : out.archives[i]))
+      finished(i, true, 0, "");
+    else
+      todo.push_back(i);
+  }
+  int jobs = options.jobs > 0 ? options.jobs
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  jobs = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), todo.size()));
+  if (jobs <= 1) {
+    for (size_t i : todo) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::string error = compile_one(i);
+      finished(i, false,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), error);
+    }
+  } else {
+    compile_in_workers(todo, jobs, work_dir, compile_one, finished);
+  }
+  CNNC_INTERNAL_ASSERT(failures.empty()) << "Halide rejected " << failures.front();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+std::string kernel_text(const LoweredModel& m, const TargetSet& targets, const ScheduleFn& schedule,
+                        KernelText what, const std::string& work_dir) {
+  std::vector<std::string> symbols = kernel_symbols(m, targets, schedule);
+  const Halide::Target target(targets.targets.front());
+  std::ostringstream text;
+  for (size_t i = 0; i < m.specs.size(); ++i) {
+    std::string layers;
+    for (const KernelCall& c : m.calls)
+      if (static_cast<size_t>(c.spec) == i) layers += (layers.empty() ? "" : ", ") + c.layer;
+    const std::string file =
+        work_dir + "/" + symbols[i] + (what == KernelText::Stmt ? ".stmt" : ".s");
+    try {
+      Halide::Module mod = module_for(m.specs[i], schedule(m.specs[i], isa_of(target.to_string())),
+                                      target, symbols[i]);
+      mod.compile({{what == KernelText::Stmt ? Halide::OutputFileType::stmt
+                                             : Halide::OutputFileType::assembly,
+                    file}});
+    } catch (const Halide::Error& e) {
+      CNNC_INTERNAL_ERROR() << "Halide rejected kernel " << symbols[i] << " (layers " << layers
+                            << "): " << e.what();
+    }
+    std::ifstream in(file);
+    std::stringstream body;
+    body << in.rdbuf();
+    const char* c = what == KernelText::Stmt ? "//" : "#";
+    text << c << " kernel " << symbols[i] << ": " << m.specs[i].key() << "\n"
+         << c << " layers: " << layers << "\n"
+         << c << " target: " << target.to_string() << ", schedule "
+         << schedule(m.specs[i], isa_of(target.to_string())).key() << "\n"
+         << body.str() << "\n";
+  }
+  return text.str();
+}
+
+}  // namespace cnnc::halide

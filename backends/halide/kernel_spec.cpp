@@ -1,0 +1,106 @@
+#include "backends/halide/kernel_spec.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "ir/printer.h"
+
+namespace cnnc::halide {
+
+int64_t Geometry::elements() const {
+  int64_t n = 1;
+  for (int i = 0; i < rank; ++i) n *= extent[static_cast<size_t>(i)];
+  return n;
+}
+
+std::string Geometry::str() const {
+  std::string s;
+  for (int i = 0; i < rank; ++i)
+    s += (i ? "x" : "") + std::to_string(extent[static_cast<size_t>(i)]);
+  s += "/";
+  for (int i = 0; i < rank; ++i)
+    s += (i ? "," : "") + std::to_string(stride[static_cast<size_t>(i)]);
+  return s;
+}
+
+const char* family_name(Family f) {
+  switch (f) {
+    case Family::Conv:
+      return "conv";
+    case Family::Linear:
+      return "linear";
+    case Family::MaxPool:
+      return "max_pool";
+    case Family::AvgPool:
+      return "avg_pool";
+    case Family::GlobalAvgPool:
+      return "global_avg_pool";
+    case Family::Lrn:
+      return "lrn";
+    case Family::Softmax:
+      return "softmax";
+    case Family::Elementwise:
+      return "elementwise";
+  }
+  return "?";
+}
+
+const char* isa_name(Isa i) {
+  switch (i) {
+    case Isa::Sse41:
+      return "sse41";
+    case Isa::Avx2:
+      return "avx2";
+    case Isa::Avx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+std::string Schedule::key() const {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "v%dk%dx%dp%dP%d", vector, tile_k, tile_x, parallel_split,
+                parallel ? 1 : 0);
+  return buf;
+}
+
+std::string KernelSpec::key() const {
+  std::ostringstream k;
+  k << family_name(family) << "(";
+  for (const Geometry& g : args) k << g.str() << ";";
+  k << ")";
+  switch (family) {
+    case Family::Conv:
+    case Family::Linear:
+      k << ir::print_attrs(conv) << " bias=" << bias;
+      break;
+    case Family::MaxPool:
+    case Family::AvgPool:
+      k << ir::print_attrs(pool) << " include_pad=" << count_include_pad;
+      break;
+    case Family::Lrn:
+      k << ir::print_attrs(lrn);
+      break;
+    case Family::Elementwise:
+      k << " op=" << static_cast<int>(ew) << " scale=" << scale << " inputs=" << inputs;
+      break;
+    default:
+      break;
+  }
+  k << " epilogue=" << ir::print_epilogue(epilogue);
+  return k.str();
+}
+
+std::string stable_hash(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::string kernel_symbol(const KernelSpec& spec, const std::string& variant) {
+  return "cnnc_k_" + stable_hash(spec.key() + "|" + variant);
+}
+
+}  // namespace cnnc::halide

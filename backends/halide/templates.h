@@ -1,0 +1,40 @@
+// The Halide algorithm templates, one per kernel family, each reading its
+// tiling from a Schedule. Internal to backends/halide: it includes Halide.h,
+// which costs ~10 s per translation unit, so only the template files and the
+// kernel compiler include it.
+#pragma once
+
+#include <vector>
+
+#include "Halide.h"
+#include "backends/halide/kernel_spec.h"
+
+namespace cnnc::halide::tmpl {
+
+/// What a template builds: the output Func and the arguments in call order.
+struct Built {
+  Halide::Func output;
+  std::vector<Halide::Argument> args;
+};
+
+/// An input buffer whose bounds and strides are the constants of `g`, so the
+/// compiled code is specialised to them (and checks them at run time).
+Halide::ImageParam fixed_input(const Geometry& g, const std::string& name);
+/// Fixes the output buffer of `f` to `g`.
+void fix_output(Halide::Func& f, const Geometry& g);
+
+/// The fused epilogue's activation applied to v.
+Halide::Expr activate(const ir::Activation& act, Halide::Expr v);
+
+Built conv(const KernelSpec& k, const Schedule& s);
+Built linear(const KernelSpec& k, const Schedule& s);
+Built pool(const KernelSpec& k, const Schedule& s);  ///< max, avg
+Built global_avg_pool(const KernelSpec& k, const Schedule& s);
+Built lrn(const KernelSpec& k, const Schedule& s);
+Built softmax(const KernelSpec& k, const Schedule& s);
+Built elementwise(const KernelSpec& k, const Schedule& s);
+
+/// Dispatches on the family.
+Built build(const KernelSpec& k, const Schedule& s);
+
+}  // namespace cnnc::halide::tmpl

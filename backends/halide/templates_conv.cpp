@@ -1,0 +1,114 @@
+// Convolution and linear layers with the shared fused epilogue
+// (bias or folded batch norm → residual add → activation).
+//
+// Convolution, NCHW, vectorised along the output width: each task computes a
+// register tile of tile_k output channels × tile_x vectors of one output row
+// with the whole reduction (input channels × kernel rows × kernel columns)
+// inside the tile, so the accumulators never leave the registers. Rows (and
+// images) are the parallel dimension; every output is a serial sum in a fixed
+// order, so results do not depend on the number of threads.
+#include <optional>
+
+#include "backends/halide/templates.h"
+
+namespace cnnc::halide::tmpl {
+
+using namespace Halide;
+
+Built conv(const KernelSpec& k, const Schedule& s) {
+  Built b;
+  const ir::Conv2dAttrs& a = k.conv;
+  const Geometry &gx = k.args[0], &gw = k.args[1];
+  ImageParam x = fixed_input(gx, "x"), w = fixed_input(gw, "w");
+  b.args = {x, w};
+  size_t next = 2;
+  std::optional<ImageParam> bias, res;
+  if (k.bias) b.args.push_back(*(bias = fixed_input(k.args[next++], "b")));
+  if (k.epilogue.residual) b.args.push_back(*(res = fixed_input(k.args[next++], "res")));
+
+  const int W = gx.extent[0], H = gx.extent[1];
+  const int S = gw.extent[0], R = gw.extent[1], Cg = gw.extent[2], K = gw.extent[3];
+  const int Kg = K / static_cast<int>(a.groups);
+  const bool padded = a.pad.top || a.pad.bottom || a.pad.left || a.pad.right;
+
+  Var ox("ox"), oy("oy"), ko("k"), n("n");
+  Func xp("xp");
+  if (padded)
+    xp = BoundaryConditions::constant_exterior(x, 0.0f, {{0, W}, {0, H}});
+  else
+    xp(ox, oy, ko, n) = x(ox, oy, ko, n);
+
+  RDom r(0, S, 0, R, 0, Cg, "r");
+  Expr ix = ox * static_cast<int>(a.stride.w) - static_cast<int>(a.pad.left) +
+            r.x * static_cast<int>(a.dilation.w);
+  Expr iy = oy * static_cast<int>(a.stride.h) - static_cast<int>(a.pad.top) +
+            r.y * static_cast<int>(a.dilation.h);
+  Expr ic = a.groups == 1 ? Expr(r.z) : (ko / Kg) * Cg + r.z;
+  Func acc("acc");
+  acc(ox, oy, ko, n) = bias ? (*bias)(ko) : Expr(0.0f);
+  acc(ox, oy, ko, n) += w(r.x, r.y, r.z, ko) * xp(ix, iy, ic, n);
+  Expr v = acc(ox, oy, ko, n);
+  if (res) v = v + (*res)(ox, oy, ko, n);
+  Func out("out");
+  out(ox, oy, ko, n) = activate(k.epilogue.act, v);
+  fix_output(out, k.args.back());
+
+  const int V = s.vector, TX = s.tile_x, TK = s.tile_k;
+  Var xo("xo"), xi("xi"), kt("kt"), ki("ki"), row("row"), xv("xv"), xl("xl");
+  // Tails shift inwards (recomputing a few outputs): a conv never works in place.
+  out.split(ox, xo, xi, V * TX)
+      .split(ko, kt, ki, TK)
+      .reorder(xi, ki, xo, kt, oy, n)
+      .fuse(oy, n, row);
+  out.split(xi, xv, xl, V).vectorize(xl).unroll(xv).unroll(ki);
+  if (s.parallel) out.parallel(row);
+  acc.compute_at(out, xo);
+  acc.split(ox, xv, xl, V).vectorize(xl).unroll(xv).unroll(ko);
+  acc.update()
+      .split(ox, xv, xl, V)
+      .reorder(xl, xv, ko, r.x, r.y, r.z, oy, n)
+      .vectorize(xl)
+      .unroll(xv)
+      .unroll(ko);
+  // The padded input rows a task reads, copied once per output row: cheaper
+  // than a boundary test inside the reduction.
+  if (padded) xp.compute_at(out, row).vectorize(xp.args()[0], V, TailStrategy::GuardWithIf);
+  b.output = out;
+  return b;
+}
+
+// x [F, N], weights transposed [units, F]: vectorised along the units, each
+// task a tile of tile_x vectors with the whole reduction inside.
+Built linear(const KernelSpec& k, const Schedule& s) {
+  Built b;
+  const Geometry& gx = k.args[0];
+  ImageParam x = fixed_input(gx, "x"), w = fixed_input(k.args[1], "w");
+  b.args = {x, w};
+  size_t next = 2;
+  std::optional<ImageParam> bias, res;
+  if (k.bias) b.args.push_back(*(bias = fixed_input(k.args[next++], "b")));
+  if (k.epilogue.residual) b.args.push_back(*(res = fixed_input(k.args[next++], "res")));
+
+  Var u("u"), n("n");
+  RDom r(0, gx.extent[0], "r");
+  Func acc("acc"), out("out");
+  acc(u, n) = bias ? (*bias)(u) : Expr(0.0f);
+  acc(u, n) += w(u, r) * x(r, n);
+  Expr v = acc(u, n);
+  if (res) v = v + (*res)(u, n);
+  out(u, n) = activate(k.epilogue.act, v);
+  fix_output(out, k.args.back());
+
+  const int V = s.vector, TX = s.tile_x;
+  Var uo("uo"), ui("ui"), uv("uv"), ul("ul");
+  out.split(u, uo, ui, V * TX).reorder(ui, n, uo);
+  out.split(ui, uv, ul, V).vectorize(ul).unroll(uv);
+  if (s.parallel) out.parallel(uo);
+  acc.compute_at(out, uo);
+  acc.split(u, uv, ul, V).vectorize(ul).unroll(uv);
+  acc.update().split(u, uv, ul, V).reorder(ul, uv, r, n).vectorize(ul).unroll(uv);
+  b.output = out;
+  return b;
+}
+
+}  // namespace cnnc::halide::tmpl

@@ -1,0 +1,118 @@
+// Window ops: max / average pooling (PyTorch's window rules, as the reference
+// backend), global average pooling and cross-channel LRN. Vectorised along
+// the output width; images × channels are the parallel dimension.
+#include <limits>
+
+#include "backends/halide/templates.h"
+
+namespace cnnc::halide::tmpl {
+
+using namespace Halide;
+
+namespace {
+
+// `stage` (the window reduction over `r`) is computed per vector of outputs,
+// the reduction loops inside the vector loop.
+void schedule_rows(Func& out, Func& stage, const RDom& r, const Schedule& s, int width) {
+  Var ox = out.args()[0], c = out.args()[2], n = out.args()[3];
+  Var sx = stage.args()[0];
+  Var xo("xo"), xi("xi"), cn("cn");
+  out.fuse(c, n, cn);
+  if (s.parallel) out.parallel(cn);
+  std::vector<VarOrRVar> order{sx};
+  for (int d = 0; d < r.dimensions(); ++d) order.emplace_back(r[d]);
+  stage.update().reorder(order);
+  if (s.vector > 1 && width >= s.vector) {
+    out.split(ox, xo, xi, s.vector).vectorize(xi);
+    stage.compute_at(out, xo).vectorize(sx);
+    stage.update().vectorize(sx);
+  } else {
+    stage.compute_at(out, ox);
+  }
+}
+
+}  // namespace
+
+Built pool(const KernelSpec& k, const Schedule& s) {
+  Built b;
+  const ir::PoolAttrs& a = k.pool;
+  const Geometry& gx = k.args[0];
+  ImageParam x = fixed_input(gx, "x");
+  b.args = {x};
+  const int W = gx.extent[0], H = gx.extent[1];
+  const int KW = static_cast<int>(a.kernel.w), KH = static_cast<int>(a.kernel.h);
+  Var ox("ox"), oy("oy"), c("c"), n("n");
+  RDom r(0, KW, 0, KH, "r");
+  Expr ws = ox * static_cast<int>(a.stride.w) - static_cast<int>(a.pad.left);
+  Expr hs = oy * static_cast<int>(a.stride.h) - static_cast<int>(a.pad.top);
+  Func red("red"), out("out");
+  if (k.family == Family::MaxPool) {
+    const float inf = std::numeric_limits<float>::infinity();
+    Func xp = BoundaryConditions::constant_exterior(x, -inf, {{0, W}, {0, H}});
+    red(ox, oy, c, n) = -inf;  // padding never wins
+    red(ox, oy, c, n) = max(red(ox, oy, c, n), xp(ws + r.x, hs + r.y, c, n));
+    out(ox, oy, c, n) = red(ox, oy, c, n);
+  } else {
+    Func xp = BoundaryConditions::constant_exterior(x, 0.0f, {{0, W}, {0, H}});
+    red(ox, oy, c, n) = 0.0f;
+    red(ox, oy, c, n) += xp(ws + r.x, hs + r.y, c, n);
+    // The divisor: the window clipped to the padded input, or to the input.
+    Expr we = min(ws + KW, W + static_cast<int>(a.pad.right));
+    Expr he = min(hs + KH, H + static_cast<int>(a.pad.bottom));
+    Expr count = k.count_include_pad ? (we - ws) * (he - hs)
+                                     : (min(we, W) - max(ws, 0)) * (min(he, H) - max(hs, 0));
+    out(ox, oy, c, n) = red(ox, oy, c, n) / cast<float>(count);
+  }
+  fix_output(out, k.args.back());
+  schedule_rows(out, red, r, s, k.args.back().extent[0]);
+  b.output = out;
+  return b;
+}
+
+Built global_avg_pool(const KernelSpec& k, const Schedule& s) {
+  Built b;
+  const Geometry& gx = k.args[0];
+  ImageParam x = fixed_input(gx, "x");
+  b.args = {x};
+  Var ox("ox"), oy("oy"), c("c"), n("n");
+  RDom r(0, gx.extent[0], 0, gx.extent[1], "r");
+  Func sum("sum"), out("out");
+  sum(c, n) = 0.0f;
+  sum(c, n) += x(r.x, r.y, c, n);
+  out(ox, oy, c, n) = sum(c, n) / static_cast<float>(gx.extent[0] * gx.extent[1]);
+  fix_output(out, k.args.back());
+  Var cn("cn");
+  out.fuse(c, n, cn);
+  if (s.parallel) out.parallel(cn);
+  sum.compute_at(out, cn);
+  b.output = out;
+  return b;
+}
+
+// b_c = a_c / (k + alpha/size · Σ a_c'^2)^beta over the channels c−size/2 ..
+// c+size/2 (zero beyond the edges), as the reference backend.
+Built lrn(const KernelSpec& k, const Schedule& s) {
+  Built b;
+  const ir::LrnAttrs& a = k.lrn;
+  const Geometry& gx = k.args[0];
+  ImageParam x = fixed_input(gx, "x");
+  b.args = {x};
+  const int half = static_cast<int>(a.size / 2);
+  Func xz =
+      BoundaryConditions::constant_exterior(x, 0.0f, {Range(), Range(), Range(0, gx.extent[2])});
+  Var ox("ox"), oy("oy"), c("c"), n("n");
+  RDom r(-half, 2 * half + 1, "r");
+  Func sq("sq"), out("out");
+  sq(ox, oy, c, n) = 0.0f;
+  sq(ox, oy, c, n) += xz(ox, oy, c + r, n) * xz(ox, oy, c + r, n);
+  Expr div = pow(static_cast<float>(a.k) +
+                     static_cast<float>(a.alpha / static_cast<double>(a.size)) * sq(ox, oy, c, n),
+                 static_cast<float>(a.beta));
+  out(ox, oy, c, n) = x(ox, oy, c, n) / div;
+  fix_output(out, k.args.back());
+  schedule_rows(out, sq, r, s, k.args.back().extent[0]);
+  b.output = out;
+  return b;
+}
+
+}  // namespace cnnc::halide::tmpl

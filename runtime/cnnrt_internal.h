@@ -1,0 +1,22 @@
+/* Shared inside libcnnrt. */
+#ifndef CNNRT_INTERNAL_H
+#define CNNRT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnnrt_model.h"
+
+struct cnnc_model;
+
+/* Formats the last error of m (m = NULL: of the calling thread). */
+void cnnrt_set_error(struct cnnc_model* m, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reads the safetensors file at `path` and assembles the model's weights
+ * (d->weights_bytes, 64-byte aligned, owned by the caller) from it. Returns a
+ * CNNC_ status; on failure `why` says what is wrong, naming the tensor. */
+int cnnrt_load_weights(const cnnrt_model_desc* d, const char* path, uint8_t** out, char* why,
+                       size_t why_size);
+
+#endif

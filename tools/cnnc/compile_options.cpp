@@ -1,0 +1,107 @@
+#include "tools/cnnc/compile_options.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "passes/pass_manager.h"
+#include "support/format.h"
+
+namespace cnnc::tool {
+
+void CompileOptions::add_to(ArgParser& p) {
+  p.option(
+      "--target", "T",
+      "what the kernels are compiled for: 'default' (AVX-512, AVX2 and SSE4.1 variants, the\n"
+      "best chosen at run time on each CPU), 'host' (exactly this CPU: may not run elsewhere) or\n"
+      "a comma-separated list of Halide targets, most capable first (e.g.\n"
+      "x86-64-linux-sse41-avx-f16c-fma-avx2,x86-64-linux-sse41)",
+      [this](const std::string& v) {
+        target = v;
+        return std::string();
+      });
+  p.int_option("-j", "N", "kernels compiled in parallel (default: all cores)", &jobs, 1, 1024);
+  p.option("--cache-dir", "DIR",
+           "kernel cache (default: $CNNC_CACHE_DIR, else $XDG_CACHE_HOME/cnnc, else ~/.cache/cnnc)",
+           [this](const std::string& v) {
+             cache_dir = v;
+             return v.empty() ? std::string("--cache-dir needs a directory") : std::string();
+           });
+  p.flag("--no-cache", "compile every kernel afresh and cache nothing", &no_cache);
+  p.flag("--quiet", "no progress line and summary on stderr", &quiet);
+  p.flag("--keep-temps", "keep the work directory (host object, link log) and print where it is",
+         &keep_temps);
+}
+
+halide::TargetSet CompileOptions::targets(DiagnosticEngine& diag) const {
+  std::string error;
+  auto t = halide::TargetSet::parse(target, error);
+  if (!t) {
+    diag.error({}, "--target: " + error, {}, ExitCode::Usage);
+    throw DiagnosticsAbort{};
+  }
+  return *t;
+}
+
+halide::KernelBuildOptions CompileOptions::kernel_options() const {
+  halide::KernelBuildOptions k;
+  k.jobs = static_cast<int>(jobs);
+  if (!no_cache) k.cache_dir = cache_dir.empty() ? halide::default_cache_dir() : cache_dir;
+  if (!quiet) {
+    // One line rewritten in place on a terminal; one line per compiled kernel
+    // in a log, where cached ones would only be noise.
+    const bool tty = isatty(2);
+    k.progress = [tty](int i, int n, const std::string& what, bool cached, double secs) {
+      if (tty) {
+        std::fprintf(stderr, "\r\033[Kcnnc: kernel %d/%d %s %s (%.1f s)%s", i, n,
+                     cached ? "cached" : "compiled", what.c_str(), secs, i == n ? "\n" : "");
+      } else if (!cached) {
+        std::fprintf(stderr, "cnnc: kernel %d/%d compiled %s (%.1f s)\n", i, n, what.c_str(), secs);
+      }
+      std::fflush(stderr);
+    };
+  }
+  return k;
+}
+
+void ensure_planned(ir::Graph& g, bool no_verify, const ir::ShapeOptions& shapes,
+                    DiagnosticEngine& diag) {
+  if (g.arena_bytes) return;
+  diag.note({},
+            "the pipeline did not plan memory: running plan-memory (the library runs in its "
+            "planned arena)");
+  passes::PipelineOptions h;
+  h.verify_each = !no_verify;
+  passes::PassManager pm({"plan-memory"}, h);
+  passes::PassContext ctx(passes::Mode::Inference, shapes);
+  pm.run(g, ctx);
+}
+
+halide::LoweredModel lower_graph(const ir::Graph& g, DiagnosticEngine& diag) {
+  halide::LoweredModel m;
+  if (!halide::lower(g, m, diag)) throw DiagnosticsAbort{};
+  return m;
+}
+
+std::unique_ptr<TempDir> make_work_dir(const CompileOptions& o, DiagnosticEngine& diag) {
+  std::unique_ptr<TempDir> dir;
+  try {
+    dir = std::make_unique<TempDir>("cnnc-compile");
+  } catch (const std::runtime_error& e) {
+    diag.error({}, e.what(), {}, ExitCode::IoError);
+    throw DiagnosticsAbort{};
+  }
+  if (o.keep_temps) {
+    dir->keep();
+    std::fprintf(stderr, "cnnc: work directory %s\n", dir->path().c_str());
+  }
+  return dir;
+}
+
+void print_build_summary(const halide::BuiltKernels& k, const CompileOptions& o) {
+  if (o.quiet) return;
+  std::fprintf(stderr, "cnnc: %zu kernels + runtime (%d compiled, %d cached) in %.1f s\n",
+               k.symbols.size(), k.compiled, k.cached, k.seconds);
+}
+
+}  // namespace cnnc::tool

@@ -1,0 +1,50 @@
+// Options and steps shared by the verbs that compile a network to native
+// code (`cnnc compile`, `cnnc run --backend compiled`).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backends/halide/kernel_compiler.h"
+#include "backends/halide/lower.h"
+#include "backends/llvm/build_library.h"
+#include "ir/graph.h"
+#include "ir/shape_inference.h"
+#include "support/diagnostics.h"
+#include "support/temp_dir.h"
+#include "tools/cnnc/args.h"
+
+namespace cnnc::tool {
+
+struct CompileOptions {
+  std::string target = "default";
+  int64_t jobs = 0;
+  std::string cache_dir;  ///< --cache-dir; empty: halide::default_cache_dir()
+  bool no_cache = false;
+  bool quiet = false;
+  bool keep_temps = false;
+
+  void add_to(ArgParser& p);
+  /// The targets (reports a bad --target as a usage error and throws).
+  halide::TargetSet targets(DiagnosticEngine& diag) const;
+  /// The kernel build options, with a progress line on stderr unless --quiet.
+  halide::KernelBuildOptions kernel_options() const;
+};
+
+/// The memory plan is part of what is compiled: runs plan-memory (with a
+/// note) when the pipeline given did not.
+void ensure_planned(ir::Graph& g, bool no_verify, const ir::ShapeOptions& shapes,
+                    DiagnosticEngine& diag);
+
+/// Lowers an optimised, memory-planned graph (reports what cannot be compiled
+/// and throws).
+halide::LoweredModel lower_graph(const ir::Graph& g, DiagnosticEngine& diag);
+
+/// A private work directory (kept and announced with --keep-temps); an error
+/// when none can be made.
+std::unique_ptr<TempDir> make_work_dir(const CompileOptions& o, DiagnosticEngine& diag);
+
+/// Prints "cnnc: N kernels (C compiled, K cached) in T s" unless quiet.
+void print_build_summary(const halide::BuiltKernels& k, const CompileOptions& o);
+
+}  // namespace cnnc::tool

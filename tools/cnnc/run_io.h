@@ -1,0 +1,39 @@
+// Inputs and outputs of `cnnc run`: NAME=FILE.npy bindings, output summaries,
+// and the comparison of two runs' outputs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/tensor.h"
+#include "support/diagnostics.h"
+
+namespace cnnc::tool {
+
+/// "name=file" or "file".
+struct Binding {
+  std::string name, file;
+};
+Binding split_binding(const std::string& v);
+
+/// A binding resolved to the index of the input or output it names.
+struct Bound {
+  size_t index;
+  std::string file;
+};
+
+/// Resolves bindings against `names`; a bare file is allowed only when there
+/// is exactly one candidate. Reports usage errors (unknown, ambiguous, twice).
+std::vector<Bound> match(const std::vector<Binding>& bs, const std::vector<std::string>& names,
+                         const char* flag, const char* kind, DiagnosticEngine& diag);
+
+/// Prints shape, min/max/mean and (rank 2) the argmax of each row.
+void print_summary(const std::string& name, const ir::Tensor& t);
+
+/// Largest |got - want| over all outputs, and the tolerance rtol · max(1, max |want|).
+struct Diff {
+  double max_abs = 0, tol = 0;
+};
+Diff compare(const std::vector<ir::Tensor>& got, const std::vector<ir::Tensor>& want, double rtol);
+
+}  // namespace cnnc::tool

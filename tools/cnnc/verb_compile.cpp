@@ -1,0 +1,195 @@
+// cnnc compile: network → optimised, memory-planned graph → Halide kernels +
+// LLVM host code + libcnnrt → libNAME.so and NAME.h.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "backends/llvm/build_library.h"
+#include "backends/llvm/host_codegen.h"
+#include "backends/llvm/model_header.h"
+#include "io/safetensors.h"
+#include "support/file_io.h"
+#include "support/temp_dir.h"
+#include "tools/cnnc/compile_options.h"
+#include "tools/cnnc/verbs.h"
+
+namespace cnnc::tool {
+
+namespace {
+
+// A file-name-safe form of the model's name.
+std::string file_stem(const std::string& name) {
+  std::string s;
+  for (char c : name)
+    s += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ? c : '_';
+  return s.empty() ? std::string("model") : s;
+}
+
+// libresnet50.so → resnet50; model.o → model.
+std::string library_stem(const std::string& output) {
+  std::string stem = std::filesystem::path(output).stem().string();
+  if (stem.rfind("lib", 0) == 0 && stem.size() > 3) stem = stem.substr(3);
+  return stem;
+}
+
+std::string beside(const std::string& output, const std::string& file) {
+  return (std::filesystem::path(output).parent_path() / file).string();
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_external_weights(const halide::LoweredModel& m, const std::string& path,
+                            const std::string& net, DiagnosticEngine& diag) {
+  std::vector<ir::Tensor> tensors;
+  tensors.reserve(m.weights.size());
+  std::vector<std::pair<std::string, const ir::Tensor*>> list;
+  for (const halide::WeightTensor& w : m.weights) {
+    ir::Tensor t;
+    t.shape.dims = w.shape;
+    t.data = w.data;
+    tensors.push_back(std::move(t));
+  }
+  for (size_t i = 0; i < m.weights.size(); ++i) list.emplace_back(m.weights[i].name, &tensors[i]);
+  if (emit_guard(path, net, diag))
+    io::write_safetensors(
+        path, list, {{"cnnc.network", m.name}, {"cnnc.layout", halide::weights_layout(m)}}, diag);
+}
+
+}  // namespace
+
+int verb_compile(const std::vector<std::string>& args) {
+  NetworkOptions net_opts;
+  PipelineOptions pipe("default");
+  WeightsOptions w;
+  CompileOptions co;
+  std::string net, output, emit = "so", store = "embed";
+  ArgParser p(
+      "cnnc compile NET [-o libNAME.so] [options]",
+      "Compiles the network into a shared library that any C or C++ program can load: the\n"
+      "optimised, memory-planned graph becomes Halide kernels (one per distinct fused layer,\n"
+      "cached), LLVM host code calls them in order in one arena, and libcnnrt provides the C API.\n"
+      "Writes libNAME.so and NAME.h (the API and the model's shapes and sizes) side by side.");
+  p.positional("NET", "the network: a .json spec or a .cnnir file", &net);
+  p.option("-o", "FILE",
+           "output (default: libNAME.so, NAME.o, NAME.h for --emit so/obj/header, NAME from the "
+           "network;\n"
+           "stdout for the text forms)",
+           [&](const std::string& v) {
+             output = v;
+             return v.empty() ? std::string("-o needs a file") : std::string();
+           });
+  p.choice("--emit",
+           "what to write: so (default), obj (one relocatable object for static linking), header, "
+           "halide-stmt\n(the kernels' loop nests), asm (the kernels' assembly), llvm-ir (the host "
+           "code)",
+           &emit, {"so", "obj", "header", "halide-stmt", "asm", "llvm-ir"});
+  p.option(
+      "--weights", "embed|external|FILE",
+      "embed (default): weights inside the library; external: in NAME.weights.safetensors beside\n"
+      "it, read at cnnc_create; FILE: the values from a safetensors file (embedded unless\n"
+      "--store-weights external). Without FILE, the spec's \"weights\", else seeded values",
+      [&](const std::string& v) {
+        if (v == "embed" || v == "external")
+          store = v;
+        else
+          w.path = v;
+        return std::string();
+      });
+  p.choice("--store-weights",
+           "embed or external (as --weights embed|external, with --weights FILE)", &store,
+           {"embed", "external"});
+  w.add_to(p, /*allow_file=*/false);
+  co.add_to(p);
+  pipe.add_to(p);
+  p.epilog(
+      "The kernel cache keys each kernel on its algorithm, schedule, targets and the Halide "
+      "version;\n"
+      "a warm cache makes recompiling a network take seconds. CNNC_CC chooses the C compiler that\n"
+      "links (default cc).\n\n"
+      "example:\n"
+      "  cnnc compile examples/resnet18.json -o libresnet18.so\n"
+      "  cc app.c -I. -L. -l:libresnet18.so -Wl,-rpath,'$ORIGIN'\n");
+  return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
+    if (pipe.mode == "training") {
+      diag.error(
+          {},
+          "cnnc compile builds inference libraries; --mode training is not supported by compile",
+          {}, ExitCode::Usage);
+      return;
+    }
+    const halide::TargetSet targets = co.targets(diag);
+    const std::string stem = file_stem(graph.name);
+    if (output.empty()) {
+      if (emit == "so") output = "lib" + stem + ".so";
+      if (emit == "obj") output = stem + ".o";
+      if (emit == "header") output = stem + ".h";
+    }
+    if (!output.empty() && output != "-" && !emit_guard(output, net, diag)) return;
+    provide_weights(graph, w, diag);
+    pipe.run(graph, net_opts.frontend.shapes, diag);
+    ensure_planned(graph, pipe.no_verify, net_opts.frontend.shapes, diag);
+    halide::LoweredModel m = lower_graph(graph, diag);
+
+    std::unique_ptr<TempDir> work_dir = make_work_dir(co, diag);
+    const TempDir& work = *work_dir;
+    const bool external = store == "external";
+    llvmgen::HeaderInfo info;
+    info.source = net;
+    info.targets = targets.str();
+    info.embedded_weights = !external;
+    info.library =
+        std::filesystem::path(output.empty() ? "lib" + stem + ".so" : output).filename().string();
+    info.weights_file = library_stem(info.library) + ".weights.safetensors";
+
+    if (emit == "so" || emit == "obj") {
+      llvmgen::LibraryRequest req;
+      req.targets = targets;
+      req.kernels = co.kernel_options();
+      req.embed_weights = !external;
+      req.kind = emit == "so" ? llvmgen::LibraryKind::Shared : llvmgen::LibraryKind::Relocatable;
+      req.output = output;
+      halide::BuiltKernels k = llvmgen::build_library(m, req, work.path(), diag);
+      print_build_summary(k, co);
+      const std::string header = beside(output, library_stem(output) + ".h");
+      if (emit_guard(header, net, diag))
+        write_output_file_atomically(header, llvmgen::model_header(m, info), diag);
+      std::string wrote = output + " (" +
+                          format_bytes(static_cast<int64_t>(std::filesystem::file_size(output))) +
+                          "), " + header;
+      if (external) {
+        const std::string wfile = beside(output, info.weights_file);
+        write_external_weights(m, wfile, net, diag);
+        wrote += ", " + wfile;
+      }
+      if (!co.quiet) std::fprintf(stderr, "cnnc: wrote %s\n", wrote.c_str());
+    } else if (emit == "header") {
+      write_output_file_atomically(output, llvmgen::model_header(m, info), diag);
+    } else if (emit == "halide-stmt" || emit == "asm") {
+      const auto what = emit == "asm" ? halide::KernelText::Assembly : halide::KernelText::Stmt;
+      emit_output(output, net,
+                  halide::kernel_text(m, targets, halide::default_schedule, what, work.path()),
+                  diag);
+    } else {  // llvm-ir
+      llvmgen::HostModel host;
+      host.model = &m;
+      host.kernel_symbols = halide::kernel_symbols(m, targets, halide::default_schedule);
+      host.targets = targets.str();
+      if (!external)
+        host.embedded_weights_file = work.file("weights.bin");  // named, not read, by the IR
+      std::string error;
+      if (!llvmgen::emit_host(host, llvmgen::HostOutput::LlvmIr, work.file("host.ll"), error)) {
+        diag.error({}, error, {}, ExitCode::IoError);
+        return;
+      }
+      emit_output(output, net, read_text(work.file("host.ll")), diag);
+    }
+  });
+}
+
+}  // namespace cnnc::tool
