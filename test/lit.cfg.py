@@ -26,3 +26,6 @@ config.substitutions.append(("%examples", config.examples_dir))
 # space and cap allocations through ASAN_OPTIONS=max_allocation_size_mb instead.
 config.substitutions.append(("%memlimit", "" if config.cnnc_sanitize else "prlimit --as=2147483648"))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "errors", "Inputs")))
+# Compiled kernels are cached in the build tree, shared by every test that
+# compiles (the first one pays).
+config.environment["CNNC_CACHE_DIR"] = os.path.join(config.cnnc_build_dir, "kernel-cache")

@@ -1,5 +1,6 @@
 #include "backends/halide/kernel_compiler.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "backends/halide/templates.h"
 #include "backends/halide/templates_revision.h"
 #include "support/internal_error.h"
+#include "support/interrupt.h"
 #include "support/temp_dir.h"
 
 namespace cnnc::halide {
@@ -92,6 +94,9 @@ void compile_in_workers(
     const pid_t pid = fork();
     CNNC_INTERNAL_ASSERT(pid >= 0) << "fork: " << std::strerror(errno);
     if (pid == 0) {
+      // An interrupt ends the workers at once; the parent cleans up.
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
       close(results[0]);
       int32_t i;
       while (read(tasks[0], &i, sizeof i) == sizeof i) {
@@ -129,6 +134,8 @@ void compile_in_workers(
     }
     std::fclose(in);
   }
+  if (interrupted())
+    for (pid_t pid : workers) kill(pid, SIGTERM);
   std::string died;
   for (pid_t pid : workers) {
     int status = 0;
@@ -255,7 +262,7 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
 
   auto what = [&](size_t i) {
     return i == n ? std::string("the Halide runtime")
-                  : "kernel " + out.symbols[i] + " (layer '" + first_layer(m, i) + "', " +
+                  : "layer '" + first_layer(m, i) + "' (kernel " + out.symbols[i] + ", " +
                         m.specs[i].key() + ")";
   };
   // Compiles item i (the runtime when i == n) into the cache; "" or the error.
@@ -264,6 +271,11 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
     const std::string& path = is_runtime ? out.runtime_object : out.archives[i];
     const std::string tmp = path + unique_suffix() + (is_runtime ? ".o" : ".a");
     try {
+      // Fault injection for the tests of a failing code generation:
+      // CNNC_FAULT=halide_compile:LAYER.
+      if (const char* f = std::getenv("CNNC_FAULT");
+          f && !is_runtime && std::string(f) == "halide_compile:" + first_layer(m, i))
+        throw std::runtime_error("fault injected by CNNC_FAULT");
       if (is_runtime) {
         Halide::compile_standalone_runtime(tmp, Halide::Target(runtime_base));
       } else {
@@ -307,6 +319,7 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
   jobs = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), todo.size()));
   if (jobs <= 1) {
     for (size_t i : todo) {
+      if (interrupted()) break;
       const auto t0 = std::chrono::steady_clock::now();
       std::string error = compile_one(i);
       finished(i, false,
@@ -315,7 +328,14 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
   } else {
     compile_in_workers(todo, jobs, work_dir, compile_one, finished);
   }
-  CNNC_INTERNAL_ASSERT(failures.empty()) << "Halide rejected " << failures.front();
+  if (interrupted()) {
+    diag.error({}, "interrupted while compiling kernels", {}, ExitCode::Interrupted);
+    return out;
+  }
+  // A template Halide cannot compile is cnnc's bug, not the user's: exit 70.
+  for (const std::string& f : failures)
+    diag.error({}, "code generation failed for " + f + " (internal error: please report)", {},
+               ExitCode::Internal);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

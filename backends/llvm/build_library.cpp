@@ -10,6 +10,7 @@
 
 #include "backends/llvm/host_codegen.h"
 #include "backends/llvm/link_library.h"
+#include "support/interrupt.h"
 
 namespace cnnc::llvmgen {
 
@@ -61,11 +62,14 @@ halide::BuiltKernels build_library(const halide::LoweredModel& m, const LibraryR
   const bool ok = request.kind == LibraryKind::Shared ? link_shared_library(in, error)
                                                       : link_relocatable_object(in, error);
   std::error_code ec;
-  if (ok) std::filesystem::rename(in.output, request.output, ec);
-  if (!ok || ec) {
+  if (ok && !interrupted()) std::filesystem::rename(in.output, request.output, ec);
+  if (!ok || ec || interrupted()) {
     std::filesystem::remove(in.output, ec);
-    diag.error({}, ok ? "cannot write " + request.output + ": " + ec.message() : error, {},
-               ok ? ExitCode::IoError : ExitCode::Internal);
+    if (interrupted())
+      diag.error({}, "interrupted while linking", {}, ExitCode::Interrupted);
+    else
+      diag.error({}, ok ? "cannot write " + request.output + ": " + ec.message() : error, {},
+                 ok ? ExitCode::IoError : ExitCode::Internal);
     diag.check();
   }
   return kernels;

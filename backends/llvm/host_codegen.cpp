@@ -215,21 +215,21 @@ class Generator {
     llvm::Value* status = b.CreateAlloca(t_.i32, nullptr, "status");
     llvm::Value* bufs = b.CreateCall(
         begin, {model, f->getArg(1), f->getArg(2), f->getArg(3), f->getArg(4), status}, "buffers");
+    // Blocks in reading order: entry, refused, kernel0..N, kernel_failed, done.
     auto* refused = llvm::BasicBlock::Create(ctx_, "refused", f);
-    auto* done = llvm::BasicBlock::Create(ctx_, "done", f);
-    auto* fail = llvm::BasicBlock::Create(ctx_, "kernel_failed", f);
     auto* next = llvm::BasicBlock::Create(ctx_, "kernel0", f);
+    auto* fail = llvm::BasicBlock::Create(ctx_, "kernel_failed");
+    auto* done = llvm::BasicBlock::Create(ctx_, "done");
     b.CreateCondBr(b.CreateIsNull(bufs), refused, next);
 
     b.SetInsertPoint(refused);
     b.CreateRet(b.CreateLoad(t_.i32, status));
 
-    b.SetInsertPoint(fail);
-    llvm::PHINode* fk = b.CreatePHI(t_.i32, static_cast<unsigned>(m_.calls.size()), "k");
-    llvm::PHINode* frc = b.CreatePHI(t_.i32, static_cast<unsigned>(m_.calls.size()), "rc");
-    b.CreateStore(b.CreateCall(failed, {model, fk, frc}), status);
-    b.CreateBr(done);
-
+    struct Incoming {
+      llvm::Value* rc;
+      llvm::BasicBlock* from;
+    };
+    std::vector<Incoming> failures;
     for (size_t k = 0; k < m_.calls.size(); ++k) {
       const halide::KernelCall& c = m_.calls[k];
       b.SetInsertPoint(next);
@@ -243,17 +243,28 @@ class Generator {
       llvm::Value* rc = b.CreateCall(kernel, args, "rc");
       b.CreateCall(kend, {model, i32(static_cast<int64_t>(k))});
       next = llvm::BasicBlock::Create(ctx_, "kernel" + std::to_string(k + 1), f);
-      fk->addIncoming(i32(static_cast<int64_t>(k)), b.GetInsertBlock());
-      frc->addIncoming(rc, b.GetInsertBlock());
+      failures.push_back({rc, b.GetInsertBlock()});
       b.CreateCondBr(b.CreateICmpNE(rc, i32(0)), fail, next);
     }
     b.SetInsertPoint(next);
     b.CreateStore(i32(0), status);
     b.CreateBr(done);
-    if (m_.calls.empty()) {  // no kernel can fail
-      fk->addIncoming(i32(0), b.GetInsertBlock());
-      frc->addIncoming(i32(0), b.GetInsertBlock());
+
+    if (!failures.empty()) {
+      fail->insertInto(f);
+      b.SetInsertPoint(fail);
+      llvm::PHINode* fk = b.CreatePHI(t_.i32, static_cast<unsigned>(failures.size()), "k");
+      llvm::PHINode* frc = b.CreatePHI(t_.i32, static_cast<unsigned>(failures.size()), "rc");
+      for (size_t k = 0; k < failures.size(); ++k) {
+        fk->addIncoming(i32(static_cast<int64_t>(k)), failures[k].from);
+        frc->addIncoming(failures[k].rc, failures[k].from);
+      }
+      b.CreateStore(b.CreateCall(failed, {model, fk, frc}), status);
+      b.CreateBr(done);
+    } else {
+      delete fail;
     }
+    done->insertInto(f);
 
     b.SetInsertPoint(done);
     b.CreateRet(b.CreateCall(end, {model, f->getArg(3), b.CreateLoad(t_.i32, status)}));

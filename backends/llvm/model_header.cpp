@@ -37,18 +37,19 @@ std::string dims_text(const std::vector<int64_t>& d, const char* sep) {
   return s;
 }
 
-void tensor_macros(std::ostringstream& h, const std::string& p, const char* kind,
+// Macro names (without the model's prefix) and their values.
+using Macros = std::vector<std::pair<std::string, std::string>>;
+
+void tensor_macros(Macros& out, const std::string& kind,
                    const std::vector<halide::TensorInfo>& ts) {
-  h << "#define " << p << "_NUM_" << kind << "S " << ts.size() << "\n";
+  out.push_back({"NUM_" + kind + "S", std::to_string(ts.size())});
   for (size_t i = 0; i < ts.size(); ++i) {
-    const std::string m = p + "_" + kind + std::to_string(i);
-    h << "/* " << kind << " " << i << ": '" << ts[i].name << "', float32 "
-      << dims_text(ts[i].shape, " x ") << " (NCHW) */\n"
-      << "#define " << m << "_NAME " << c_string(ts[i].name) << "\n"
-      << "#define " << m << "_RANK " << ts[i].shape.size() << "\n"
-      << "#define " << m << "_SHAPE {" << dims_text(ts[i].shape, ", ") << "}\n"
-      << "#define " << m << "_ELEMENTS " << ts[i].bytes / 4 << "\n"
-      << "#define " << m << "_BYTES " << ts[i].bytes << "\n";
+    const std::string m = kind + std::to_string(i);
+    out.push_back({m + "_NAME", c_string(ts[i].name)});
+    out.push_back({m + "_RANK", std::to_string(ts[i].shape.size())});
+    out.push_back({m + "_SHAPE", "{" + dims_text(ts[i].shape, ", ") + "}"});
+    out.push_back({m + "_ELEMENTS", std::to_string(ts[i].bytes / 4)});
+    out.push_back({m + "_BYTES", std::to_string(ts[i].bytes)});
   }
 }
 
@@ -63,22 +64,36 @@ std::string model_header(const halide::LoweredModel& m, const HeaderInfo& info) 
     << ".\n"
     << " * Weights: "
     << (info.embedded_weights ? "embedded in the library: cnnc_create(NULL)."
-                              : "external: cnnc_create(\"" + info.weights_file +
-                                    "\") or another file of the same tensors.")
-    << "\n"
-    << " * Build a program with it:\n"
-    << " *   cc prog.c -I. -L. -l:" << info.library << " -Wl,-rpath,'$ORIGIN'\n"
+                              : "external: cnnc_create(\"" + info.weights_file + "\").")
+    << "\n * Tensors are float32, outermost dim first (NCHW):\n";
+  for (const auto* list : {&m.inputs, &m.outputs})
+    for (const halide::TensorInfo& t : *list)
+      h << " *   " << (list == &m.inputs ? "input  '" : "output '") << t.name << "' "
+        << dims_text(t.shape, " x ") << "\n";
+  const bool object =
+      info.library.size() > 2 && info.library.substr(info.library.size() - 2) == ".o";
+  h << " * Build a program with it:\n"
+    << (object ? " *   cc prog.c -I. " + info.library + " -lm -lpthread -ldl\n"
+               : " *   cc prog.c -I. -L. -l:" + info.library + " -Wl,-rpath,'$ORIGIN'\n")
     << " */\n"
     << "#ifndef CNNC_MODEL_" << p << "_H\n"
-    << "#define CNNC_MODEL_" << p << "_H\n\n"
-    << "#define " << p << "_NAME " << c_string(m.name) << "\n";
-  tensor_macros(h, p, "INPUT", m.inputs);
-  tensor_macros(h, p, "OUTPUT", m.outputs);
-  h << "/* Working memory of one instance (cnnc_create_with_arena), 64-byte aligned. */\n"
-    << "#define " << p << "_ARENA_BYTES " << m.arena_bytes << "\n"
-    << "#define " << p << "_WEIGHTS_BYTES " << m.weights_bytes << "\n"
-    << "#define " << p << "_WEIGHTS_EMBEDDED " << (info.embedded_weights ? 1 : 0) << "\n"
-    << "#define " << p << "_NUM_KERNELS " << m.calls.size() << "\n\n"
+    << "#define CNNC_MODEL_" << p << "_H\n\n";
+  Macros macros = {{"NAME", c_string(m.name)}};
+  tensor_macros(macros, "INPUT", m.inputs);
+  tensor_macros(macros, "OUTPUT", m.outputs);
+  macros.push_back({"ARENA_BYTES", std::to_string(m.arena_bytes)});
+  macros.push_back({"WEIGHTS_BYTES", std::to_string(m.weights_bytes)});
+  macros.push_back({"WEIGHTS_EMBEDDED", info.embedded_weights ? "1" : "0"});
+  macros.push_back({"NUM_KERNELS", std::to_string(m.calls.size())});
+  h << "/* The model's constants; ARENA_BYTES is one instance's working memory\n"
+    << " * (what cnnc_create_with_arena takes, 64-byte aligned). */\n";
+  for (const auto& [name, value] : macros)
+    h << "#define " << p << "_" << name << " " << value << "\n";
+  h << "\n/* The same as CNNC_MODEL_*, for a program that includes one model header. */\n"
+    << "#ifndef CNNC_MODEL_NAME\n";
+  for (const auto& [name, value] : macros)
+    h << "#define CNNC_MODEL_" << name << " " << p << "_" << name << "\n";
+  h << "#endif\n\n"
     << kCnncHeaderText << "\n"
     << "#endif /* CNNC_MODEL_" << p << "_H */\n";
   return h.str();

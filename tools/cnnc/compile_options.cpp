@@ -1,8 +1,12 @@
 #include "tools/cnnc/compile_options.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 
 #include "passes/pass_manager.h"
 #include "support/format.h"
@@ -96,6 +100,26 @@ std::unique_ptr<TempDir> make_work_dir(const CompileOptions& o, DiagnosticEngine
     std::fprintf(stderr, "cnnc: work directory %s\n", dir->path().c_str());
   }
   return dir;
+}
+
+void check_writable(const std::string& path, DiagnosticEngine& diag) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    diag.error(make_file_loc(path), "cannot write: is a directory", {}, ExitCode::IoError);
+    throw DiagnosticsAbort{};
+  }
+  const std::filesystem::path p(path);
+  const std::string probe =
+      (p.parent_path().empty() ? std::filesystem::path(".") : p.parent_path()) /
+      ("." + p.filename().string() + ".probe." + std::to_string(getpid()));
+  const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    diag.error(make_file_loc(path), std::string("cannot write: ") + std::strerror(errno), {},
+               ExitCode::IoError);
+    throw DiagnosticsAbort{};
+  }
+  close(fd);
+  unlink(probe.c_str());
 }
 
 void print_build_summary(const halide::BuiltKernels& k, const CompileOptions& o) {

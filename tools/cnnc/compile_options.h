@@ -44,6 +44,10 @@ halide::LoweredModel lower_graph(const ir::Graph& g, DiagnosticEngine& diag);
 /// when none can be made.
 std::unique_ptr<TempDir> make_work_dir(const CompileOptions& o, DiagnosticEngine& diag);
 
+/// Reports (exit 4) when `path` cannot be created in its directory: a missing
+/// or read-only directory, or a directory at `path` itself.
+void check_writable(const std::string& path, DiagnosticEngine& diag);
+
 /// Prints "cnnc: N kernels (C compiled, K cached) in T s" unless quiet.
 void print_build_summary(const halide::BuiltKernels& k, const CompileOptions& o);
 

@@ -10,6 +10,7 @@
 #include "backends/llvm/model_header.h"
 #include "io/safetensors.h"
 #include "support/file_io.h"
+#include "support/interrupt.h"
 #include "support/temp_dir.h"
 #include "tools/cnnc/compile_options.h"
 #include "tools/cnnc/verbs.h"
@@ -131,6 +132,8 @@ int verb_compile(const std::vector<std::string>& args) {
       if (emit == "header") output = stem + ".h";
     }
     if (!output.empty() && output != "-" && !emit_guard(output, net, diag)) return;
+    if (emit == "so" || emit == "obj") check_writable(output, diag);  // before minutes of work
+    InterruptScope interrupts;
     provide_weights(graph, w, diag);
     pipe.run(graph, net_opts.frontend.shapes, diag);
     ensure_planned(graph, pipe.no_verify, net_opts.frontend.shapes, diag);
@@ -143,8 +146,8 @@ int verb_compile(const std::vector<std::string>& args) {
     info.source = net;
     info.targets = targets.str();
     info.embedded_weights = !external;
-    info.library =
-        std::filesystem::path(output.empty() ? "lib" + stem + ".so" : output).filename().string();
+    info.library = emit == "so" || emit == "obj" ? std::filesystem::path(output).filename().string()
+                                                 : "lib" + stem + ".so";
     info.weights_file = library_stem(info.library) + ".weights.safetensors";
 
     if (emit == "so" || emit == "obj") {
@@ -169,7 +172,7 @@ int verb_compile(const std::vector<std::string>& args) {
       }
       if (!co.quiet) std::fprintf(stderr, "cnnc: wrote %s\n", wrote.c_str());
     } else if (emit == "header") {
-      write_output_file_atomically(output, llvmgen::model_header(m, info), diag);
+      emit_output(output, net, llvmgen::model_header(m, info), diag);
     } else if (emit == "halide-stmt" || emit == "asm") {
       const auto what = emit == "asm" ? halide::KernelText::Assembly : halide::KernelText::Stmt;
       emit_output(output, net,

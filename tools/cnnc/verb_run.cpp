@@ -9,6 +9,7 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "ir/shape_inference.h"
+#include "support/interrupt.h"
 #include "support/suggest.h"
 #include "tools/cnnc/compile_options.h"
 #include "tools/cnnc/run_compiled.h"
@@ -31,6 +32,7 @@ std::vector<ir::Tensor> run_as_library(ir::Graph& graph, const std::vector<ir::T
                                        const PipelineOptions& pipe, const ir::ShapeOptions& shapes,
                                        const CompileOptions& co, const CompiledRunOptions& ro,
                                        DiagnosticEngine& diag) {
+  InterruptScope interrupts;
   ensure_planned(graph, pipe.no_verify, shapes, diag);
   halide::LoweredModel m = lower_graph(graph, diag);
   std::unique_ptr<TempDir> work = make_work_dir(co, diag);

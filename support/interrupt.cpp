@@ -1,0 +1,34 @@
+#include "support/interrupt.h"
+
+#include <signal.h>
+
+namespace cnnc {
+
+namespace {
+
+volatile sig_atomic_t g_interrupted = 0;
+struct sigaction g_old_int, g_old_term;
+int g_depth = 0;
+
+void on_signal(int) { g_interrupted = 1; }
+
+}  // namespace
+
+InterruptScope::InterruptScope() {
+  if (g_depth++ > 0) return;
+  struct sigaction sa = {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &g_old_int);
+  sigaction(SIGTERM, &sa, &g_old_term);
+}
+
+InterruptScope::~InterruptScope() {
+  if (--g_depth > 0) return;
+  sigaction(SIGINT, &g_old_int, nullptr);
+  sigaction(SIGTERM, &g_old_term, nullptr);
+}
+
+bool interrupted() { return g_interrupted != 0; }
+
+}  // namespace cnnc

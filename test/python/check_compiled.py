@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Compiled libraries against the reference backend (the oracle).
+
+Every op case of check_reference.py (inference) and every example network at
+reduced size is compiled by `cnnc run --backend compiled --check`, which runs
+the library and the reference backend on the unoptimised graph with the same
+random weights and input and compares them (tolerance 1e-4 * max(1, max|ref|)).
+Op cases build for this CPU only (--target host); networks build the default
+multi-target library, and a few networks also the SSE4.1 and AVX2 fallbacks
+alone, so the variants a CPU without AVX-512 dispatches to are run too.
+--full adds ResNet-18 and MobileNetV2 at 224x224. Kernels are cached in
+--cache (shared by the cases: most layers repeat).
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import check_reference as cr  # noqa: E402
+import cnnir_torch as ct  # noqa: E402
+
+CHECK = re.compile(r"compiled vs reference: max \|diff\| (\S+), tolerance (\S+)")
+
+
+def cpu_has(flag):
+    try:
+        return flag in open("/proc/cpuinfo").read().split()
+    except OSError:
+        return False
+
+
+class Runner:
+    def __init__(self, cnnc, tmp, cache):
+        self.cnnc, self.tmp, self.cache, self.n = cnnc, tmp, cache, 0
+
+    def check(self, net, target, seed=0):
+        """Returns (passed, ratio of the tolerance, message)."""
+        self.n += 1
+        d = os.path.join(self.tmp, str(self.n))
+        os.makedirs(d)
+        if isinstance(net, dict):
+            json.dump(net, open(f"{d}/net.json", "w"))
+            src = f"{d}/net.json"
+        else:
+            open(f"{d}/net.cnnir", "w").write(net)
+            src = f"{d}/net.cnnir"
+        subprocess.run([self.cnnc, "dump-ir", src, "-o", f"{d}/canon.cnnir"], check=True, capture_output=True)
+        g = ct.Graph(open(f"{d}/canon.cnnir").read())
+        rng = np.random.RandomState(seed + self.n)
+        ct.write_safetensors(f"{d}/w.safetensors", ct.random_weights(g, rng))
+        args = [self.cnnc, "run", src, "--weights", f"{d}/w.safetensors", "--backend", "compiled", "--check",
+                "--target", target, "--cache-dir", self.cache, "--quiet"]
+        for name, shape in g.inputs:
+            np.save(f"{d}/in_{name}.npy", rng.standard_normal(shape).astype(np.float32))
+            args += ["--input", f"{name}={d}/in_{name}.npy"]
+        r = subprocess.run(args, capture_output=True, text=True)
+        m = CHECK.search(r.stdout)
+        if not m:
+            return False, float("inf"), f"exit {r.returncode}: {r.stderr.strip()[-800:]}"
+        diff, tol = float(m.group(1)), float(m.group(2))
+        return r.returncode == 0 and diff <= tol, diff / tol, f"max |compiled - reference| = {diff:.3g}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cnnc", required=True)
+    ap.add_argument("--examples", required=True)
+    ap.add_argument("--cache", required=True, help="kernel cache directory")
+    ap.add_argument("--full", action="store_true", help="also ResNet-18 and MobileNetV2 at 224x224")
+    ap.add_argument("--networks-only", action="store_true")
+    ap.add_argument("--filter", default="")
+    args = ap.parse_args()
+    cases = []
+    if not args.networks_only:
+        cases += [(name, net, "host") for name, net, mode in cr.op_cases() if mode == "inference"]
+    nets = sorted(f[:-5] for f in os.listdir(args.examples) if f.endswith(".json"))
+    for n in nets:
+        size = 67 if n == "alexnet_original" else 64
+        cases.append((f"network {n} at {size}x{size}", cr.reduced(f"{args.examples}/{n}.json", size), "default"))
+    fallbacks = [("sse41", "x86-64-linux-sse41")]
+    if cpu_has("avx2") and cpu_has("fma"):
+        fallbacks.append(("avx2", "x86-64-linux-sse41-avx-f16c-fma-avx2"))
+    for label, target in fallbacks:
+        for n in ("resnet18", "mobilenet_v2", "googlenet"):
+            cases.append((f"network {n} at 64x64, {label} only", cr.reduced(f"{args.examples}/{n}.json", 64), target))
+    if args.full:
+        for n in ("resnet18", "mobilenet_v2"):
+            cases.append((f"network {n} full size", json.load(open(f"{args.examples}/{n}.json")), "default"))
+    failures, total, worst_all = [], 0, (0.0, "")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = Runner(args.cnnc, tmp, args.cache)
+        for name, net, target in cases:
+            if args.filter not in name:
+                continue
+            total += 1
+            ok, ratio, msg = r.check(net, target)
+            print(f"{'ok  ' if ok else 'FAIL'} {name:58} worst {ratio:6.3f} of tolerance ({msg})", flush=True)
+            if not ok:
+                failures.append(name)
+            if ratio > worst_all[0]:
+                worst_all = (ratio, name)
+    return ct.summarize(total, failures, worst_all,
+                        "compiled cases match the reference backend (tolerance 1e-4 * max(1, max|ref|))")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
