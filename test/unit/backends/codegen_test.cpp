@@ -128,7 +128,11 @@ halide::KernelSpec conv_spec(int width, int filters) {
   out.rank = 4;
   out.extent = {width, width, filters, 1};
   out.stride = {1, width, width * width, width * width * filters};
-  s.args = {out, out};
+  halide::Geometry w;  // 1x1 kernel, filters -> filters
+  w.rank = 4;
+  w.extent = {1, 1, filters, filters};
+  w.stride = {1, 1, 1, filters};
+  s.args = {out, w, out};
   s.conv.filters = filters;
   return s;
 }
@@ -148,8 +152,14 @@ TEST(Schedules, DefaultsFitTheShapes) {
   EXPECT_EQ(halide::default_schedule(conv_spec(56, 64), halide::Isa::Avx2).vector, 8);
   EXPECT_EQ(halide::default_schedule(conv_spec(56, 64), halide::Isa::Avx512).vector, 16);
   EXPECT_TRUE(halide::default_schedule(conv_spec(56, 64), halide::Isa::Avx2).parallel);
-  EXPECT_FALSE(halide::default_schedule(conv_spec(7, 16), halide::Isa::Avx2)
-                   .parallel);  // too small to repay threads
+  // Too small to repay threads.
+  EXPECT_FALSE(halide::default_schedule(conv_spec(7, 16), halide::Isa::Avx2).parallel);
+  // Few outputs but much work (ResNet-50's layer4 3x3 convs): threads pay.
+  halide::KernelSpec deep = conv_spec(7, 512);
+  deep.args[1].extent = {3, 3, 512, 512};
+  EXPECT_TRUE(halide::default_schedule(deep, halide::Isa::Avx2).parallel);
+  EXPECT_EQ(halide::default_schedule(deep, halide::Isa::Avx2).tile_k, 6);
+  EXPECT_EQ(halide::default_schedule(deep, halide::Isa::Avx512).tile_k, 12);
 }
 
 TEST(KernelKeys, EqualSpecsShareAKernelAndVariantsDoNot) {
