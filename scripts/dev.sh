@@ -13,20 +13,28 @@ case "${1:-}" in
   demo)
     ./scripts/setup.sh
     cmake --preset release >/dev/null
-    cmake --build build/release -j "$jobs" --target cnnc >/dev/null
-    ./build/release/tools/cnnc report examples/resnet50.json
-    # A deterministic 224x224 test image, then one inference on the reference backend.
-    /usr/bin/python3 -c "import numpy as n; n.save('build/release/image.npy', n.random.RandomState(0).rand(1, 3, 224, 224).astype(n.float32))"
+    cmake --build build/release -j "$jobs" --target cnnc cnnrt >/dev/null
+    out=build/release/demo
+    mkdir -p "$out"
+    # A deterministic 224x224 test image.
+    /usr/bin/python3 -c "import numpy as n; n.save('$out/image.npy', n.random.RandomState(0).rand(1, 3, 224, 224).astype(n.float32))"
+    echo "== cnnc compile examples/resnet50.json (seeded weights; kernels cached in ~/.cache/cnnc)"
+    ./build/release/tools/cnnc compile examples/resnet50.json -o "$out/libresnet50.so"
     echo
-    echo "== cnnc run examples/resnet50.json (reference backend, seeded weights)"
-    ./build/release/tools/cnnc run examples/resnet50.json --input build/release/image.npy
+    echo "== a C program using the library through resnet50.h (examples/c/run_model.c)"
+    cc -O2 -I"$out" -Iexamples/c -DMODEL_HEADER='"resnet50.h"' examples/c/run_model.c \
+      -L"$out" -l:libresnet50.so -Wl,-rpath,'$ORIGIN' -o "$out/run_resnet50"
+    "$out/run_resnet50" "$out/image.npy" "$out/scores.npy"
+    echo
+    echo "== cnnc run libresnet50.so --bench 10"
+    ./build/release/tools/cnnc run "$out/libresnet50.so" --input "$out/image.npy" --bench 10
     ;;
   test)
     start=$(date +%s)
     ./scripts/setup.sh
     echo "== clang-format-14 (.clang-format: Google style, 100 columns)"
     git ls-files '*.cpp' '*.h' | xargs clang-format-14 --dry-run --Werror
-    echo "== release build (gcc, -Werror): unit, lit, torchvision, PyTorch oracle (reference, reference_full)"
+    echo "== release build (gcc, -Werror): unit, lit, torchvision, PyTorch oracle, optimizer, compiled libraries"
     cmake --preset release >/dev/null
     cmake --build build/release -j "$jobs" >/dev/null
     ctest --test-dir build/release --output-on-failure -j "$jobs"

@@ -27,11 +27,6 @@ namespace cnnc::halide {
 
 namespace {
 
-// Features every generated kernel needs: the runtime is linked once per
-// library, and kernels take the model instance as Halide's user context (its
-// error handler writes the instance's error text).
-constexpr const char* kKernelFeatures = "-no_runtime-user_context";
-
 const char* const kDefaultTargets[] = {
     "x86-64-linux-sse41-avx-f16c-fma-avx2-avx512-avx512_skylake",
     "x86-64-linux-sse41-avx-f16c-fma-avx2",
@@ -186,6 +181,9 @@ std::optional<TargetSet> TargetSet::parse(const std::string& spec, std::string& 
       error = "target '" + name + "': GPU targets are not supported by this backend yet";
       return std::nullopt;
     }
+    // The runtime is linked once per library, and kernels take the model
+    // instance as Halide's user context (its error handler writes the
+    // instance's error text).
     t = t.with_feature(Halide::Target::NoRuntime).with_feature(Halide::Target::UserContext);
     set.targets.push_back(t.to_string());
   }

@@ -16,9 +16,10 @@
 namespace cnnc::tool {
 
 void CompiledRunOptions::add_to(ArgParser& p) {
-  p.int_option("--bench", "N",
-               "time N runs after warm-up runs; print min and median latency and images/s", &bench,
-               1, 1000000);
+  p.int_option(
+      "--bench", "N",
+      "time N runs (compiled code after warm-up runs); print min and median latency, images/s",
+      &bench, 1, 1000000);
   p.flag("--profile",
          "per-kernel time, share, GFLOP/s and % of this machine's fp32 peak (measured in the same "
          "run)",
@@ -91,6 +92,16 @@ void print_profile(const CompiledModel& m, const Peak& peak, int threads) {
 
 }  // namespace
 
+void print_latency(std::vector<double> ms, int64_t batch, int threads, const std::string& note) {
+  std::sort(ms.begin(), ms.end());
+  const double median = ms[ms.size() / 2];
+  std::printf(
+      "latency over %zu runs (batch %lld, %d threads%s): min %.3f ms  median %.3f ms  %.1f "
+      "images/s\n",
+      ms.size(), static_cast<long long>(batch), threads, note.empty() ? "" : (", " + note).c_str(),
+      ms.front(), median, 1000.0 * static_cast<double>(batch) / median);
+}
+
 std::vector<ir::Tensor> run_compiled(CompiledModel& m, const std::vector<ir::Tensor>& inputs,
                                      const CompiledRunOptions& o, DiagnosticEngine& diag) {
   const int threads = o.thread_count();
@@ -125,16 +136,8 @@ std::vector<ir::Tensor> run_compiled(CompiledModel& m, const std::vector<ir::Ten
   }
   if (o.profile) m.profile(false);
   if (o.bench > 0) {
-    std::vector<double> sorted = ms;
-    std::sort(sorted.begin(), sorted.end());
-    const double median = sorted[sorted.size() / 2];
     const int64_t batch = m.inputs.empty() || m.inputs[0].shape.empty() ? 1 : m.inputs[0].shape[0];
-    std::printf(
-        "latency over %lld runs (batch %lld, %d threads%s): min %.3f ms  median %.3f ms  %.1f "
-        "images/s\n",
-        static_cast<long long>(n), static_cast<long long>(batch), threads,
-        o.profile ? ", profiled" : "", sorted.front(), median,
-        1000.0 * static_cast<double>(batch) / median);
+    print_latency(ms, batch, threads, o.profile ? "profiled" : "");
   }
   if (o.profile) print_profile(m, measure_fp32_peak(threads), threads);
   return outputs;
