@@ -46,7 +46,7 @@ case "${1:-}" in
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=99"
     # Each suite runs once; its log is summarised here and printed whole on failure.
     log=build/asan-ubsan/ctest.log
-    if ! ctest --test-dir build/asan-ubsan --output-on-failure -V -R '^(unit|lit|fuzz_.*)$' >"$log" 2>&1; then
+    if ! ctest --test-dir build/asan-ubsan --output-on-failure -V -R '^(unit|backend_unit|lit|fuzz_.*)$' >"$log" 2>&1; then
       cat "$log"
       exit 1
     fi
