@@ -1,5 +1,7 @@
 #include "frontend/load_network.h"
 
+#include "frontend/caffe_reader.h"
+#include "frontend/onnx_reader.h"
 #include "ir/parser.h"
 #include "ir/verifier.h"
 #include "support/file_io.h"
@@ -33,15 +35,11 @@ std::optional<ir::Graph> load_network(const std::string& path, const FrontendOpt
   if (ext == ".cnnir")
     return parse_cnnir_text(read_input_file(path, opts.max_input_size, "--max-input-size", diag),
                             path, opts, diag);
+  if (ext == ".onnx") return read_onnx(path, opts, diag);
+  if (ext == ".prototxt") return read_caffe_prototxt(path, opts, diag);
   SourceLoc loc = make_file_loc(path);
-  if (ext == ".onnx" || ext == ".prototxt")
-    diag.error(loc, "reading " + ext +
-                        " models is not supported by this version of cnnc (supported: " +
-                        kNetworkFormats + ")");
-  else
-    diag.error(loc, "unknown network format '" +
-                        (ext.empty() ? std::string("(no extension)") : ext) +
-                        "' (supported: " + kNetworkFormats + ")");
+  diag.error(loc, "unknown network format '" + (ext.empty() ? std::string("(no extension)") : ext) +
+                      "' (supported: " + kNetworkFormats + ")");
   return std::nullopt;
 }
 

@@ -1,5 +1,5 @@
 // Loads a network from any supported description, chosen by file extension:
-// .json (our spec), .cnnir (textual IR). The result is verified.
+// .json (our spec), .onnx (ONNX), .prototxt (Caffe), .cnnir (textual IR). The result is verified.
 #pragma once
 
 #include <optional>
@@ -20,6 +20,7 @@ std::optional<ir::Graph> parse_cnnir_text(std::string_view text, const std::stri
                                           const FrontendOptions& opts, DiagnosticEngine& diag);
 
 /// Extensions load_network reads, for --help.
-inline constexpr const char* kNetworkFormats = ".json (cnnc spec), .cnnir (textual IR)";
+inline constexpr const char* kNetworkFormats =
+    ".json (cnnc spec), .onnx (ONNX model), .prototxt (Caffe), .cnnir (textual IR)";
 
 }  // namespace cnnc::frontend

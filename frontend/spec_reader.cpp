@@ -1,7 +1,5 @@
 #include "frontend/spec_reader.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -12,6 +10,7 @@
 #include "frontend/spec_blocks.h"
 #include "frontend/spec_context.h"
 #include "ir/verifier.h"
+#include "support/contained_path.h"
 #include "support/internal_error.h"
 #include "support/suggest.h"
 
@@ -228,49 +227,25 @@ void SpecBuilder::read_weights(const json::Value& w) {
     return;
   }
   const std::string& p = w.text;
-  if (!c_.opts.allow_paths_outside_model_dir) {
-    bool escapes = p[0] == '/';
-    int depth = 0;
-    size_t start = 0;
-    while (!escapes && start <= p.size()) {
-      size_t end = p.find('/', start);
-      std::string part =
-          p.substr(start, end == std::string::npos ? std::string::npos : end - start);
-      if (part == "..")
-        escapes = --depth < 0;
-      else if (!part.empty() && part != ".")
-        ++depth;
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
-    if (escapes) {
-      diag().error(c_.at(w.pos), "\"weights\" path '" + p + "' escapes the spec's directory",
-                   {{SourceLoc{}, "pass --allow-paths-outside-model-dir to allow it"}});
+  ContainedPath cp = contain_path(g_.source_dir, p, c_.opts.allow_paths_outside_model_dir);
+  std::vector<Note> hint = {{SourceLoc{}, "pass --allow-paths-outside-model-dir to allow it"}};
+  switch (cp.problem) {
+    case PathProblem::None:
+      break;
+    case PathProblem::Escapes:
+      diag().error(c_.at(w.pos), "\"weights\" path '" + p + "' escapes the spec's directory", hint);
       return;
-    }
-  }
-  std::string full = p[0] == '/' ? p : g_.source_dir + "/" + p;
-  struct stat st {};
-  if (::stat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    diag().error(c_.at(w.pos),
-                 "weights file '" + p + "' not found (relative to the spec's directory)", {},
-                 ExitCode::IoError);
-    return;
-  }
-  if (!c_.opts.allow_paths_outside_model_dir) {
-    // The name stays inside; a symbolic link on the way must not lead out.
-    char* real_file = ::realpath(full.c_str(), nullptr);
-    char* real_dir = ::realpath(g_.source_dir.c_str(), nullptr);
-    std::string f = real_file ? real_file : "", d = real_dir ? std::string(real_dir) + "/" : "";
-    std::free(real_file);
-    std::free(real_dir);
-    if (f.empty() || d.empty() || f.compare(0, d.size(), d) != 0) {
+    case PathProblem::NotFound:
+      diag().error(c_.at(w.pos),
+                   "weights file '" + p + "' not found (relative to the spec's directory)", {},
+                   ExitCode::IoError);
+      return;
+    case PathProblem::LeadsOutside:
       diag().error(
           c_.at(w.pos),
-          "\"weights\" path '" + p + "' leads outside the spec's directory (to '" + f + "')",
-          {{SourceLoc{}, "pass --allow-paths-outside-model-dir to allow it"}});
+          "\"weights\" path '" + p + "' leads outside the spec's directory (to '" + cp.real + "')",
+          hint);
       return;
-    }
   }
   g_.weights_path = p;
 }

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "ir/graph.h"
 #include "ir/shape_inference.h"
@@ -20,6 +22,11 @@ struct FrontendOptions {
   int max_depth = 64;                             ///< JSON nesting
   int max_block_depth = 16;                       ///< nested block instances
   bool allow_paths_outside_model_dir = false;     ///< --allow-paths-outside-model-dir
+  /// --batch, for models whose inputs leave the batch symbolic (ONNX); 0: none given.
+  int64_t batch = 0;
+  /// --input-shape NAME=NxCxHxW: shapes of inputs the model leaves open
+  /// (a Caffe Data layer's top, an ONNX input with symbolic dims).
+  std::vector<std::pair<std::string, std::vector<int64_t>>> input_shapes;
   ir::ShapeOptions shapes;
 };
 

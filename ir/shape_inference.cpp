@@ -256,11 +256,12 @@ std::optional<OpShapes> infer_conv(Inferer& I, const Conv2dAttrs& a) {
 
 std::optional<OpShapes> infer_pool(Inferer& I, const PoolAttrs& a) {
   if (!I.need_rank(4, 4, "N, C, H, W")) return std::nullopt;
-  // PyTorch's rule: every window must see some of the input.
-  if (a.pad.top * 2 > a.kernel.h || a.pad.bottom * 2 > a.kernel.h || a.pad.left * 2 > a.kernel.w ||
-      a.pad.right * 2 > a.kernel.w) {
+  // Every window must see some of the input (Caffe's and ONNX's rule; PyTorch
+  // is stricter, at most half the kernel): pad < kernel guarantees it.
+  if (a.pad.top >= a.kernel.h || a.pad.bottom >= a.kernel.h || a.pad.left >= a.kernel.w ||
+      a.pad.right >= a.kernel.w) {
     int64_t p = std::max({a.pad.top, a.pad.bottom, a.pad.left, a.pad.right});
-    I.error("pad", "pad " + std::to_string(p) + " must be at most half the kernel " +
+    I.error("pad", "pad " + std::to_string(p) + " must be smaller than the kernel " +
                        hw_str(a.kernel.h, a.kernel.w) + " (every window must overlap the input)");
     return std::nullopt;
   }

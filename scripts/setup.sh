@@ -10,7 +10,7 @@ APT_PACKAGES=(
   clang-14 clang-format-14 lld-14 llvm-14-dev llvm-14-tools libclang-rt-14-dev
   libhalide14-0-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libonnx-dev libprotobuf-dev protobuf-compiler
+  libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
   python3 python3-venv python3-psutil python3-torch python3-torchvision python3-numpy
   dataset-fashion-mnist
 )

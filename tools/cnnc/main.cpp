@@ -21,6 +21,7 @@ const Verb kVerbs[] = {
      cnnc::tool::verb_compile},
     {"dump-ir", "print the network as textual IR", cnnc::tool::verb_dump_ir},
     {"init", "write seeded initial weights (safetensors)", cnnc::tool::verb_init},
+    {"import", "convert an ONNX model or Caffe prototxt into a JSON spec", cnnc::tool::verb_import},
     {"report", "per-layer shapes, parameters, MACs, FLOPs, memory and receptive fields",
      cnnc::tool::verb_report},
     {"run", "run a network (reference backend or compiled) or a compiled library (.npy in and out)",

@@ -13,6 +13,31 @@ namespace cnnc::tool {
 void NetworkOptions::add_to(ArgParser& p) {
   p.int_option("--batch", "N", "batch size: replaces dim 0 of every input (default: as in NET)",
                &batch, 1, (int64_t{1} << 31) - 1);
+  p.repeated_option(
+      "--input-shape", "NAME=NxCxHxW",
+      "shape of an input the model leaves open: a Caffe Data layer's top, an ONNX input\nwith "
+      "symbolic dims (may be repeated)",
+      [this](const std::string& v) {
+        size_t eq = v.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
+          return std::string("expected NAME=NxCxHxW, e.g. data=1x3x224x224");
+        std::vector<int64_t> dims;
+        size_t start = eq + 1;
+        while (start <= v.size()) {
+          size_t x = v.find('x', start);
+          std::string d = v.substr(start, x == std::string::npos ? std::string::npos : x - start);
+          if (d.empty() || d.size() > 10 ||
+              d.find_first_not_of("0123456789") != std::string::npos || std::stoll(d) < 1 ||
+              std::stoll(d) > ir::kMaxDim)
+            return "dimension '" + d + "' is not an integer in 1..2147483647";
+          dims.push_back(std::stoll(d));
+          if (x == std::string::npos) break;
+          start = x + 1;
+        }
+        if (dims.size() > 8) return std::string("at most 8 dimensions");
+        frontend.input_shapes.emplace_back(v.substr(0, eq), dims);
+        return std::string();
+      });
   p.int_option("--max-input-size", "BYTES", "largest input file read (default 64 MiB)",
                &frontend.max_input_size, 1, INT64_MAX);
   p.int_option("--max-layers", "N", "most layers after block expansion (default 100000)",
@@ -40,7 +65,9 @@ DiagnosticOptions NetworkOptions::diagnostics() const {
 
 std::optional<ir::Graph> load_for_verb(const std::string& net, const NetworkOptions& o,
                                        DiagnosticEngine& diag) {
-  auto g = frontend::load_network(net, o.frontend, diag);
+  frontend::FrontendOptions fo = o.frontend;
+  fo.batch = o.batch;
+  auto g = frontend::load_network(net, fo, diag);
   if (!g) return std::nullopt;
   if (o.batch > 0 && !ir::set_batch(*g, o.batch, o.frontend.shapes, diag)) return std::nullopt;
   return g;

@@ -76,7 +76,7 @@ int verb_compile(const std::vector<std::string>& args) {
       "optimised, memory-planned graph becomes Halide kernels (one per distinct fused layer,\n"
       "cached), LLVM host code calls them in order in one arena, and libcnnrt provides the C API.\n"
       "Writes libNAME.so and NAME.h (the API and the model's shapes and sizes) side by side.");
-  p.positional("NET", "the network: a .json spec or a .cnnir file", &net);
+  p.positional("NET", kNetHelp, &net);
   p.option("-o", "FILE",
            "output (default: libNAME.so, NAME.o, NAME.h for --emit so/obj/header, NAME from the "
            "network;\n"

@@ -41,7 +41,7 @@ int verb_dump_ir(const std::vector<std::string>& args) {
       "parses back to the same graph: `cnnc dump-ir net.cnnir` prints it unchanged, so passes can "
       "be\n"
       "tested on a few lines of IR.");
-  p.positional("NET", "the network: a .json spec or a .cnnir file", &net);
+  p.positional("NET", kNetHelp, &net);
   add_output_option(p, "the IR", &out);
   p.flag(
       "--split-input-file",

@@ -17,7 +17,7 @@ int verb_init(const std::vector<std::string>& args) {
       "activation follows (through batch_norm/dropout), else Xavier-uniform; biases 0; batch_norm\n"
       "gamma 1, beta 0, running mean 0, running variance 1. The same seed gives the same bytes on\n"
       "every machine.");
-  p.positional("NET", "the network: a .json spec or a .cnnir file", &net);
+  p.positional("NET", kNetHelp, &net);
   add_output_option(p, "the weights (safetensors, F32)", &out);
   w.add_to(p, /*allow_file=*/false);
   return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {

@@ -37,8 +37,8 @@ int verb_report(const std::vector<std::string>& args) {
       "receptive field, and the totals; then, after the passes (--passes, default: the default\n"
       "pipeline), the kernels and the layers each contains, the memory plan (naive, planned and\n"
       "lower-bound bytes) and every fusion made or refused with its reason. With --weights, each\n"
-      "batch_norm fold is also measured on a random probe input. NET is a .json spec or a .cnnir "
-      "file.");
+      "batch_norm fold is also measured on a random probe input. NET is a .json spec, an .onnx\n"
+      "model, a Caffe .prototxt or a .cnnir file.");
   p.positional("NET", "the network", &net);
   p.choice("--format", "output format (default table)", &format,
            {"table", "json", "csv", "markdown"});

@@ -71,7 +71,7 @@ int verb_run(const std::vector<std::string>& args) {
       "backend) and writes or summarises its outputs. Inputs are float32 .npy arrays in C order; "
       "an\n"
       "input whose batch (dim 0) differs from the network's re-batches the network.");
-  p.positional("NET", "the network: a .json spec or a .cnnir file", &net);
+  p.positional("NET", kNetHelp, &net);
   p.repeated_option("--input", "[NAME=]FILE.npy",
                     "an input (NAME= needed when the network has several)",
                     [&](const std::string& v) {

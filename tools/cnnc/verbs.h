@@ -17,6 +17,7 @@ namespace cnnc::tool {
 int verb_compile(const std::vector<std::string>& args);
 int verb_dump_ir(const std::vector<std::string>& args);
 int verb_init(const std::vector<std::string>& args);
+int verb_import(const std::vector<std::string>& args);
 int verb_report(const std::vector<std::string>& args);
 int verb_run(const std::vector<std::string>& args);
 
@@ -43,7 +44,8 @@ struct WeightsOptions {
 };
 
 /// Gives every parameter of `g` a value: --weights FILE, else the spec's
-/// "weights", else the seeded initialisation (with a note saying so).
+/// "weights", else the values the model carries (ONNX initializers), else the
+/// seeded initialisation (with a note saying so).
 /// Throws DiagnosticsAbort after reporting a problem.
 void provide_weights(ir::Graph& g, const WeightsOptions& o, DiagnosticEngine& diag);
 
@@ -80,6 +82,10 @@ bool emit_guard(const std::string& path, const std::string& input, DiagnosticEng
 /// "-". Refuses to overwrite `input`.
 void emit_output(const std::string& path, const std::string& input, const std::string& text,
                  DiagnosticEngine& diag);
+
+/// Help text of the NET argument.
+inline constexpr const char* kNetHelp =
+    "the network: a .json spec, an .onnx model, a Caffe .prototxt or a .cnnir file";
 
 /// The common frame of verbs that read a network: adds the network options to
 /// `p`, parses `args` (which fills `net`), loads the network and calls

@@ -29,6 +29,10 @@ void provide_weights(ir::Graph& g, const WeightsOptions& o, DiagnosticEngine& di
   if (path.empty() && !g.weights_path.empty())
     path = g.weights_path[0] == '/' ? g.weights_path : g.source_dir + "/" + g.weights_path;
   if (path.empty()) {
+    // ONNX models carry their weights (initializers).
+    bool all_given = !g.params().empty();
+    for (const ir::Value* p : g.params()) all_given = all_given && p->data != nullptr;
+    if (all_given) return;
     if (!g.params().empty())
       diag.note(SourceLoc{}, "no weights given: parameters are initialised with seed " +
                                  std::to_string(o.seed) +

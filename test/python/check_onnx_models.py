@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Whole torchvision models through cnnc's ONNX frontend, checked against ONNX Runtime.
+
+Each network gets seeded random weights (batch-norm statistics away from 0/1),
+is exported to ONNX by Debian's PyTorch (a separate /usr/bin/python3 process,
+eval mode, opset 13), compiled by `cnnc compile` into a library and run on a
+random input; its output must match ONNX Runtime's (graph optimizations off,
+so ORT computes the exported graph as written) within
+max|cnnc - ort| <= 1e-4 * max(1, max|ort|).
+
+Runs in the project's virtualenv (onnxruntime, onnx, numpy).
+
+  check_onnx_models.py --cnnc build/release/tools/cnnc [--networks resnet18,vgg16]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnxruntime as ort
+
+NETWORKS = ["resnet18", "mobilenet_v2", "googlenet", "squeezenet1_1", "alexnet", "vgg16"]
+
+EXPORT = r"""
+import sys, torch, torchvision.models as tvm
+name, path, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+torch.manual_seed(0)
+kw = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
+m = getattr(tvm, name)(**kw).eval()
+g = torch.Generator().manual_seed(1)
+for mod in m.modules():
+    if isinstance(mod, torch.nn.BatchNorm2d):
+        mod.running_mean.copy_(torch.randn(mod.num_features, generator=g) * 0.1)
+        mod.running_var.copy_(torch.rand(mod.num_features, generator=g) + 0.5)
+        mod.weight.data.copy_(torch.rand(mod.num_features, generator=g) + 0.5)
+        mod.bias.data.copy_(torch.randn(mod.num_features, generator=g) * 0.1)
+x = torch.randn(1, 3, size, size, generator=g)
+torch.onnx.export(m, x, path, opset_version=13, input_names=["image"], output_names=["logits"],
+                  do_constant_folding=True)
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cnnc", required=True)
+    ap.add_argument("--networks", default=",".join(NETWORKS))
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--cache", default="")
+    ap.add_argument("--torch-python", default="/usr/bin/python3")
+    args = ap.parse_args()
+    failed = 0
+    with tempfile.TemporaryDirectory() as d:
+        for n in args.networks.split(","):
+            model = os.path.join(d, f"{n}.onnx")
+            subprocess.run([args.torch_python, "-c", EXPORT, n, model, str(args.size)], check=True,
+                           capture_output=True)
+            x = np.random.RandomState(0).standard_normal((1, 3, args.size, args.size)).astype(np.float32)
+            np.save(os.path.join(d, "x.npy"), x)
+            opts = ort.SessionOptions()
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            want = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"]).run(
+                None, {"image": x})[0]
+            lib = os.path.join(d, f"lib{n}.so")
+            cmd = [args.cnnc, "compile", model, "-o", lib, "--quiet", "--target", "host"]
+            if args.cache:
+                cmd += ["--cache-dir", args.cache]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"FAIL {n}: cnnc compile exited {r.returncode}:\n{r.stderr}")
+                failed += 1
+                continue
+            r = subprocess.run([args.cnnc, "run", lib, "--input", os.path.join(d, "x.npy"),
+                                "--output", os.path.join(d, "y.npy")], capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"FAIL {n}: cnnc run exited {r.returncode}:\n{r.stderr}")
+                failed += 1
+                continue
+            got = np.load(os.path.join(d, "y.npy"))
+            tol = 1e-4 * max(1.0, float(np.abs(want).max()))
+            err = float(np.abs(got.astype(np.float64) - want).max()) if got.shape == want.shape else float("inf")
+            ok = err <= tol
+            failed += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {n:14} {args.size}x{args.size}: max |cnnc - onnxruntime| "
+                  f"{err:.3g} (tolerance {tol:.3g}, {err / tol:.3f} of it)", flush=True)
+            for f in (model, lib):
+                if os.path.exists(f):
+                    os.remove(f)
+    print(f"{'all' if not failed else failed} {'networks match' if not failed else 'network(s) differ'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
