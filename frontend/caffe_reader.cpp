@@ -74,6 +74,13 @@ class CaffeReader {
       }
       if (in_test_phase(*l)) layers.push_back(l);
     }
+    if (static_cast<int64_t>(layers.size()) > opts_.max_layers) {
+      diag_.error(file_,
+                  "the network has " + std::to_string(layers.size()) + " layers; the limit is " +
+                      std::to_string(opts_.max_layers) + " (--max-layers)",
+                  {}, ExitCode::ResourceLimit);
+      return std::nullopt;
+    }
     if (!check_types(layers)) return std::nullopt;
     for (const Field* l : layers) {
       if (!layer(*l)) return std::nullopt;
@@ -441,8 +448,8 @@ class CaffeReader {
       return true;
     }
     if (skipped_layer_types().count(type)) {
+      // Its bottoms stay network outputs if nothing else uses them.
       diag_.note(loc_, type + " layer '" + caffe_name_ + "' skipped (training/evaluation only)");
-      for (const Field* f : l.all("bottom")) consumed_.insert(f->text);
       return true;
     }
     auto ins = bottoms(l);

@@ -176,6 +176,14 @@ std::string node_desc(const onnx::NodeProto& n, int index) {
   return "node '" + name.substr(0, 200) + "' (" + op.substr(0, 100) + ")";
 }
 
+void report_too_large(const SourceLoc& file, int64_t bytes, DiagnosticEngine& diag) {
+  diag.error(
+      file,
+      format_bytes(bytes) +
+          " ONNX file: protobuf messages are limited to 2 GiB; store weights as external data",
+      {}, ExitCode::ResourceLimit);
+}
+
 bool is_control_flow(const std::string& op) {
   return op == "If" || op == "Loop" || op == "Scan" || op == "SequenceMap";
 }
@@ -278,11 +286,7 @@ class ModelReader {
  private:
   bool parse(std::string_view bytes, onnx::ModelProto& model) {
     if (static_cast<int64_t>(bytes.size()) > kOnnxMaxFileBytes) {
-      diag_.error(file_,
-                  format_bytes(static_cast<int64_t>(bytes.size())) +
-                      " ONNX file: protobuf messages are limited to 2 GiB; store weights as "
-                      "external data",
-                  {}, ExitCode::ResourceLimit);
+      report_too_large(file_, static_cast<int64_t>(bytes.size()), diag_);
       return false;
     }
     // Protobuf logs parse problems to stderr itself; the error below says it.
@@ -291,9 +295,13 @@ class ModelReader {
                                               static_cast<int>(bytes.size()));
     in.SetRecursionLimit(100);  // nesting deeper than this is a parse error, not a stack overflow
     if (!model.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
-      diag_.error(file_, "not a valid ONNX ModelProto (protobuf parse failed near byte " +
-                             std::to_string(in.CurrentPosition()) + " of " +
-                             std::to_string(bytes.size()) + ")");
+      int at = in.CurrentPosition();
+      diag_.error(file_, "not a valid ONNX ModelProto (protobuf parse failed " +
+                             (at >= static_cast<int>(bytes.size())
+                                  ? "at the end of the " + std::to_string(bytes.size()) +
+                                        " bytes: truncated, or nested deeper than 100 levels)"
+                                  : "at byte " + std::to_string(at) + " of " +
+                                        std::to_string(bytes.size()) + ")"));
       return false;
     }
     if (!model.has_graph()) {
@@ -409,6 +417,10 @@ class ModelReader {
   bool read_inputs(const onnx::GraphProto& graph, OnnxImporter& m) {
     for (const auto& vi : graph.input()) {
       auto it = m.values.find(vi.name());
+      if (it != m.values.end() && !it->second.c) {
+        diag_.error(file_, "graph input '" + vi.name().substr(0, 200) + "' is listed twice");
+        return false;
+      }
       if (it != m.values.end()) {
         // Before IR version 4 initializers were listed as inputs too.
         const auto& tt = vi.type().tensor_type();
@@ -422,7 +434,10 @@ class ModelReader {
         }
         continue;
       }
-      auto t = input_type(vi, file_, opts_.batch, diag_);
+      std::optional<ir::TensorType> t;
+      for (const auto& [name, dims] : opts_.input_shapes)
+        if (name == vi.name()) t = ir::TensorType{ir::DType::F32, ir::Shape{dims}};
+      if (!t) t = input_type(vi, file_, opts_.batch, diag_);
       if (!t ||
           !ir::check_tensor_limits(*t, "input '" + vi.name() + "'", file_, opts_.shapes, diag_))
         return false;
@@ -499,8 +514,12 @@ std::optional<ir::Graph> read_onnx_bytes(std::string_view bytes, const std::stri
 
 std::optional<ir::Graph> read_onnx(const std::string& path, const FrontendOptions& opts,
                                    DiagnosticEngine& diag) {
-  std::string bytes =
-      read_input_file(path, kOnnxMaxFileBytes + 1, "the 2 GiB protobuf limit", diag);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > kOnnxMaxFileBytes) {
+    report_too_large(make_file_loc(path), st.st_size, diag);
+    return std::nullopt;
+  }
+  std::string bytes = read_input_file(path, kOnnxMaxFileBytes, "the protobuf limit", diag);
   return read_onnx_bytes(bytes, path, opts, diag);
 }
 

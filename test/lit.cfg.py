@@ -12,7 +12,7 @@ config.excluded_test_paths = []
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.cnnc_build_dir, "test")
 # Directories that hold inputs or other suites, not lit tests.
-config.excludes = ["Inputs", "unit", "python", "fuzz", "CMakeLists.txt"]
+config.excludes = ["Inputs", "unit", "python", "fuzz", "data", "CMakeLists.txt"]
 
 path = os.pathsep.join([config.cnnc_tools_dir, config.llvm_tools_dir, os.path.join(config.test_source_root, "bin"),
                         config.environment.get("PATH", os.environ.get("PATH", ""))])
@@ -24,7 +24,10 @@ config.substitutions.append(("%examples", config.examples_dir))
 # Bad inputs must finish in bounded memory (reliability contract R5): 2 GiB of
 # address space in plain builds; sanitizer builds reserve terabytes of address
 # space and cap allocations through ASAN_OPTIONS=max_allocation_size_mb instead.
+if config.cnnc_sanitize:
+    config.available_features.add("sanitizers")
 config.substitutions.append(("%memlimit", "" if config.cnnc_sanitize else "prlimit --as=2147483648"))
+config.substitutions.append(("%caffe", os.path.join(config.test_source_root, "data", "caffe")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "errors", "Inputs")))
 # Compiled kernels are cached in the build tree, shared by every test that
 # compiles (the first one pays).

@@ -2,13 +2,11 @@
 // printer and parser on whatever it accepts. Crashes, sanitizer reports,
 // internal errors (exit 70) and a failed print/parse round trip are bugs.
 #include <cstdint>
-#include <cstdlib>
 #include <sstream>
 
 #include "frontend/spec_reader.h"
 #include "ir/analysis.h"
-#include "ir/parser.h"
-#include "ir/printer.h"
+#include "test/fuzz/round_trip.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -20,9 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                "/nonexistent", opts, diag);
   if (!g) return 0;
   cnnc::ir::analyze(*g);
-  std::string printed = cnnc::ir::print_graph(*g);
-  cnnc::DiagnosticEngine diag2(sink);
-  auto back = cnnc::ir::parse_ir(printed, cnnc::make_file_loc("fuzz.cnnir"), diag2, opts.shapes);
-  if (!back || cnnc::ir::print_graph(*back) != printed) std::abort();
+  cnnc::fuzz::check_round_trip(*g, opts.shapes);
   return 0;
 }

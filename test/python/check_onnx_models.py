@@ -42,6 +42,23 @@ torch.onnx.export(m, x, path, opset_version=13, input_names=["image"], output_na
 """
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def report(what, run, out_path, want):
+    """Prints and returns whether cnnc's output matches ONNX Runtime's."""
+    if run.returncode != 0:
+        print(f"FAIL {what}: cnnc exited {run.returncode}:\n{run.stderr}")
+        return False
+    got = np.load(out_path)
+    tol = 1e-4 * max(1.0, float(np.abs(want).max()))
+    err = float(np.abs(got.astype(np.float64) - want).max()) if got.shape == want.shape else float("inf")
+    ok = err <= tol
+    print(f"{'ok  ' if ok else 'FAIL'} {what:24} max |cnnc - onnxruntime| {err:.3g} "
+          f"(tolerance {tol:.3g}, {err / tol:.3f} of it)", flush=True)
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cnnc", required=True)
@@ -52,6 +69,23 @@ def main():
     args = ap.parse_args()
     failed = 0
     with tempfile.TemporaryDirectory() as d:
+        # A small hand-built model of the folds done at import (Pad into Conv,
+        # Mul by a constant into the conv, MatMul + Add into a linear layer),
+        # on both backends.
+        make_onnx = os.path.join(os.path.dirname(HERE), "bin", "make-onnx")
+        folds = os.path.join(d, "folds.onnx")
+        subprocess.run([args.torch_python, make_onnx, "folds", folds], check=True)
+        x = np.random.RandomState(1).standard_normal((1, 2, 6, 6)).astype(np.float32)
+        np.save(os.path.join(d, "x.npy"), x)
+        want = ort.InferenceSession(folds, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+        for backend in ("reference", "compiled"):
+            cmd = [args.cnnc, "run", folds, "--input", os.path.join(d, "x.npy"), "--output",
+                   os.path.join(d, "y.npy")]
+            if backend == "compiled":
+                cmd += ["--backend", "compiled", "--target", "host", "--quiet"] + (
+                    ["--cache-dir", args.cache] if args.cache else [])
+            failed += not report(f"folds ({backend})", subprocess.run(cmd, capture_output=True, text=True),
+                                 os.path.join(d, "y.npy"), want)
         for n in args.networks.split(","):
             model = os.path.join(d, f"{n}.onnx")
             subprocess.run([args.torch_python, "-c", EXPORT, n, model, str(args.size)], check=True,
@@ -73,17 +107,7 @@ def main():
                 continue
             r = subprocess.run([args.cnnc, "run", lib, "--input", os.path.join(d, "x.npy"),
                                 "--output", os.path.join(d, "y.npy")], capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"FAIL {n}: cnnc run exited {r.returncode}:\n{r.stderr}")
-                failed += 1
-                continue
-            got = np.load(os.path.join(d, "y.npy"))
-            tol = 1e-4 * max(1.0, float(np.abs(want).max()))
-            err = float(np.abs(got.astype(np.float64) - want).max()) if got.shape == want.shape else float("inf")
-            ok = err <= tol
-            failed += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {n:14} {args.size}x{args.size}: max |cnnc - onnxruntime| "
-                  f"{err:.3g} (tolerance {tol:.3g}, {err / tol:.3f} of it)", flush=True)
+            failed += not report(f"{n} {args.size}x{args.size}", r, os.path.join(d, "y.npy"), want)
             for f in (model, lib):
                 if os.path.exists(f):
                     os.remove(f)

@@ -153,18 +153,7 @@ int verb_run_library(const std::vector<std::string>& args) {
       "or summarises its outputs. Inputs are float32 .npy arrays in C order of exactly the\n"
       "shapes compiled for.");
   p.positional("LIB", "a model library (libNAME.so)", &lib);
-  p.repeated_option("--input", "[NAME=]FILE.npy",
-                    "an input (NAME= needed when the model has several)",
-                    [&](const std::string& v) {
-                      inputs.push_back(split_binding(v));
-                      return std::string();
-                    });
-  p.repeated_option("--output", "[NAME=]FILE.npy",
-                    "write an output (default: print a summary of every output)",
-                    [&](const std::string& v) {
-                      outputs.push_back(split_binding(v));
-                      return std::string();
-                    });
+  add_io_options(p, inputs, outputs, "model");
   p.option("--weights", "FILE", "the weights of a library compiled with --weights external",
            [&](const std::string& v) {
              weights = v;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "support/suggest.h"
+#include "tools/cnnc/args.h"
 
 namespace cnnc::tool {
 
@@ -91,6 +92,22 @@ Diff compare(const std::vector<ir::Tensor>& got, const std::vector<ir::Tensor>& 
   }
   d.tol = rtol * scale;
   return d;
+}
+
+void add_io_options(ArgParser& p, std::vector<Binding>& inputs, std::vector<Binding>& outputs,
+                    const char* what) {
+  p.repeated_option("--input", "[NAME=]FILE.npy",
+                    std::string("an input (NAME= needed when the ") + what + " has several)",
+                    [&inputs](const std::string& v) {
+                      inputs.push_back(split_binding(v));
+                      return std::string();
+                    });
+  p.repeated_option("--output", "[NAME=]FILE.npy",
+                    "write an output (default: print a summary of every output)",
+                    [&outputs](const std::string& v) {
+                      outputs.push_back(split_binding(v));
+                      return std::string();
+                    });
 }
 
 }  // namespace cnnc::tool

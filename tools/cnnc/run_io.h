@@ -16,6 +16,12 @@ struct Binding {
 };
 Binding split_binding(const std::string& v);
 
+class ArgParser;
+/// Adds --input [NAME=]FILE.npy and --output [NAME=]FILE.npy (repeatable);
+/// `what` is "model" or "network" in the help.
+void add_io_options(ArgParser& p, std::vector<Binding>& inputs, std::vector<Binding>& outputs,
+                    const char* what);
+
 /// A binding resolved to the index of the input or output it names.
 struct Bound {
   size_t index;

@@ -72,18 +72,7 @@ int verb_run(const std::vector<std::string>& args) {
       "an\n"
       "input whose batch (dim 0) differs from the network's re-batches the network.");
   p.positional("NET", kNetHelp, &net);
-  p.repeated_option("--input", "[NAME=]FILE.npy",
-                    "an input (NAME= needed when the network has several)",
-                    [&](const std::string& v) {
-                      inputs.push_back(split_binding(v));
-                      return std::string();
-                    });
-  p.repeated_option("--output", "[NAME=]FILE.npy",
-                    "write an output (default: print a summary of every output)",
-                    [&](const std::string& v) {
-                      outputs.push_back(split_binding(v));
-                      return std::string();
-                    });
+  add_io_options(p, inputs, outputs, "network");
   p.flag(
       "--check",
       "run the pipeline (--passes, default: the default pipeline) pass by pass on the reference\n"
