@@ -218,6 +218,16 @@ class Lowerer {
           args.push_back(b);
         };
         Geometry gx = dense(x->type.shape.dims), gy = dense(y->type.shape.dims);
+        // A 1x1 convolution without padding is a matrix product over the
+        // output pixels: its output is presented as one row of H·W pixels so
+        // the kernel vectorises over all of them (a 7x7 map would waste lanes
+        // as rows). With stride 1 the input is one row too; with a larger
+        // stride the kernel gathers the pixels it reads first.
+        const ir::Shape &xs = x->type.shape, &ys = y->type.shape;
+        if (a.kernel == ir::Hw{1, 1} && a.pad == ir::Pad4{} && xs.rank() == 4) {
+          if (a.stride == ir::Hw{1, 1}) gx = dense({xs[0], xs[1], 1, xs[2] * xs[3]});
+          gy = dense({ys[0], ys[1], 1, ys[2] * ys[3]});
+        }
         add(gx, view(x, gx));
         Geometry gw = dense(ops->params[0]->type.shape.dims);
         add(gw, param(ops->params[0], gw));

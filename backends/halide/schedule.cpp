@@ -28,8 +28,7 @@ Schedule default_schedule(const KernelSpec& spec, Isa isa) {
   // elements for data movement, multiply-adds for convolutions and linear
   // layers (a 7x7x512 conv has few outputs but 115 M multiply-adds).
   int64_t work = out.elements();
-  if (spec.family == Family::Conv)
-    work *= int64_t{spec.args[1].extent[0]} * spec.args[1].extent[1] * spec.args[1].extent[2];
+  if (spec.family == Family::Conv) work *= spec.args[1].elements() / out.extent[2];
   if (spec.family == Family::Linear) work = spec.args[1].elements() * out.extent[1];
   s.parallel = work >= 65536;
   switch (spec.family) {

@@ -6,7 +6,9 @@
 // with the whole reduction (input channels × kernel rows × kernel columns)
 // inside the tile, so the accumulators never leave the registers. Rows (and
 // images) are the parallel dimension; every output is a serial sum in a fixed
-// order, so results do not depend on the number of threads.
+// order, so results do not depend on the number of threads. 1x1 convolutions
+// without padding come as one row of H·W pixels (lower.cpp); their channel
+// tiles are the parallel tasks.
 #include <optional>
 
 #include "backends/halide/templates.h"
@@ -43,6 +45,18 @@ Built conv(const KernelSpec& k, const Schedule& s) {
             r.x * static_cast<int>(a.dilation.w);
   Expr iy = oy * static_cast<int>(a.stride.h) - static_cast<int>(a.pad.top) +
             r.y * static_cast<int>(a.dilation.h);
+  // A strided 1x1 conv whose output is one row of pixels (lower.cpp): the
+  // pixels it reads are gathered into a dense row first.
+  const Geometry& gy = k.args.back();
+  const bool gather = S == 1 && R == 1 && !padded && gy.extent[1] == 1 && H > 1;
+  if (gather) {
+    const int sw = static_cast<int>(a.stride.w), sh = static_cast<int>(a.stride.h);
+    const int Wo = (W - 1) / sw + 1;
+    xp = Func("xg");
+    xp(ox, oy, ko, n) = x((ox % Wo) * sw, (ox / Wo) * sh, ko, n);
+    ix = ox;
+    iy = oy;
+  }
   Expr ic = a.groups == 1 ? Expr(r.z) : (ko / Kg) * Cg + r.z;
   Func acc("acc");
   acc(ox, oy, ko, n) = bias ? (*bias)(ko) : Expr(0.0f);
@@ -54,14 +68,19 @@ Built conv(const KernelSpec& k, const Schedule& s) {
   fix_output(out, k.args.back());
 
   const int V = s.vector, TX = s.tile_x, TK = s.tile_k;
-  Var xo("xo"), xi("xi"), kt("kt"), ki("ki"), row("row"), xv("xv"), xl("xl");
+  Var xo("xo"), xi("xi"), kt("kt"), ki("ki"), row("row"), xv("xv"), xl("xl"), task("task");
   // Tails shift inwards (recomputing a few outputs): a conv never works in place.
-  out.split(ox, xo, xi, V * TX)
-      .split(ko, kt, ki, TK)
-      .reorder(xi, ki, xo, kt, oy, n)
-      .fuse(oy, n, row);
+  out.split(ox, xo, xi, V * TX).split(ko, kt, ki, TK);
+  if ((H == 1 || gather) && !padded) {
+    // One row (a 1x1 conv over flattened pixels): the channel tiles are the
+    // parallel tasks, each streaming the whole input past its weights.
+    out.reorder(xi, ki, xo, oy, n, kt).fuse(oy, n, row).fuse(row, kt, task);
+  } else {
+    out.reorder(xi, ki, xo, kt, oy, n).fuse(oy, n, row);
+    task = row;
+  }
   out.split(xi, xv, xl, V).vectorize(xl).unroll(xv).unroll(ki);
-  if (s.parallel) out.parallel(row);
+  if (s.parallel) out.parallel(task);
   acc.compute_at(out, xo);
   acc.split(ox, xv, xl, V).vectorize(xl).unroll(xv).unroll(ko);
   acc.update()
@@ -73,6 +92,8 @@ Built conv(const KernelSpec& k, const Schedule& s) {
   // The padded input rows a task reads, copied once per output row: cheaper
   // than a boundary test inside the reduction.
   if (padded) xp.compute_at(out, row).vectorize(xp.args()[0], V, TailStrategy::GuardWithIf);
+  if (gather)
+    xp.compute_root().parallel(xp.args()[2]).vectorize(xp.args()[0], V, TailStrategy::GuardWithIf);
   b.output = out;
   return b;
 }
