@@ -74,11 +74,15 @@ lib.cnnc_create.argtypes = [ctypes.c_char_p]
 lib.cnnc_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p)]
 lib.cnnc_set_num_threads.argtypes = [ctypes.c_int]
 lib.cnnc_output_bytes.restype = ctypes.c_size_t
-lib.cnnc_output_bytes.argtypes = [ctypes.c_void_p, ctypes.c_int]
+lib.cnnc_output_bytes.argtypes = [ctypes.c_int]
+lib.cnnc_input_bytes.restype = ctypes.c_size_t
+lib.cnnc_input_bytes.argtypes = [ctypes.c_int]
 lib.cnnc_set_num_threads(2)
 m = lib.cnnc_create(None)
-x = np.load(sys.argv[2])
-y = np.empty(lib.cnnc_output_bytes(m, 0) // 4, np.float32)
+x = np.ascontiguousarray(np.load(sys.argv[2]), np.float32)
+y = np.empty(lib.cnnc_output_bytes(0) // 4, np.float32)
+if not m or x.nbytes != lib.cnnc_input_bytes(0) or y.nbytes == 0:
+    raise SystemExit("cnnc worker: the library does not take this input")
 ins = (ctypes.c_void_p * 1)(x.ctypes.data)
 outs = (ctypes.c_void_p * 1)(y.ctypes.data)
 def run():

@@ -33,10 +33,11 @@ void usage(std::ostream& o) {
        "cnnc compiles convolutional networks ahead of time.\n\nverbs:\n";
   for (const Verb& v : kVerbs)
     o << "  " << v.name << std::string(12 - std::strlen(v.name), ' ') << v.summary << "\n";
-  o << "\nNET is a .json network spec or a .cnnir textual-IR file.\n"
+  o << "\nNET is a .json network spec, an .onnx model, a Caffe .prototxt or a .cnnir textual-IR\n"
+       "file.\n"
        "Errors are printed as file:line:col: error: message.\n"
        "exit status: 0 ok, 1 invalid input, 2 usage, 3 resource limit, 4 I/O error, 70 internal "
-       "error\n";
+       "error,\n130 interrupted\n";
 }
 
 }  // namespace
