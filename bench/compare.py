@@ -209,7 +209,8 @@ def kernel_table(args, d):
                           str(args.runs), "--threads", "2"], capture_output=True, text=True,
                          check=True).stdout
     peak = re.search(r"peak ([0-9.]+) GFLOP/s", out)
-    rows = [l for l in out.splitlines() if "conv2" in l and "layer" in l]
+    # The 3x3 convolutions are each bottleneck's conv2 (layerN.M.conv2).
+    rows = [l for l in out.splitlines() if re.search(r"\blayer\d\.\d+\.conv2\s", l)]
     pcts = [float(m.group(1)) for l in rows for m in [re.search(r"([0-9.]+)\s*%\s*$", l)] if m]
     return out, peak.group(1) if peak else "?", pcts
 
@@ -256,7 +257,7 @@ def main():
             f.write("| network | batch | " + " | ".join(f"{s} ms" for s in systems) +
                     " | cnnc img/s | cnnc GFLOP/s | " + " | ".join(f"{s} MiB" for s in systems) +
                     " | cnnc / best |\n")
-            f.write("|" + " --- |" * (4 + 2 * len(systems)) + "\n")
+            f.write("|" + " --- |" * (5 + 2 * len(systems)) + "\n")
             for name, b, res, gflop, ratio in rows:
                 f.write(f"| {name} | {b} | " + " | ".join(f"{res[s][0]:.2f}" for s in systems) +
                         f" | {b * 1e3 / res['cnnc'][0]:.1f} | {gflop / res['cnnc'][0] * 1e3:.1f} | " +
