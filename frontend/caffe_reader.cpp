@@ -48,10 +48,8 @@ class CaffeReader {
  public:
   CaffeReader(const std::string& path, const FrontendOptions& opts, DiagnosticEngine& diag)
       : opts_(opts), diag_(diag), file_(make_file_loc(path)), b_(g_, diag, opts.shapes) {
-    std::string f = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
-    size_t slash = path.rfind('/');
-    g_.source_dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-    g_.name = spec_name(f.substr(0, f.rfind('.')));
+    g_.source_dir = model_dir(path);
+    g_.name = model_name(path);
   }
 
   std::optional<ir::Graph> read(std::string_view text) {

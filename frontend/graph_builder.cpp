@@ -18,6 +18,17 @@ std::string spec_name(const std::string& foreign) {
   return s;
 }
 
+std::string model_dir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+std::string model_name(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string f = slash == std::string::npos ? path : path.substr(slash + 1);
+  return spec_name(f.substr(0, f.rfind('.')));
+}
+
 std::string GraphBuilder::unique_name(const std::string& foreign) {
   std::string base = spec_name(foreign);
   std::string s = base;

@@ -19,6 +19,11 @@ namespace cnnc::frontend {
 /// '.', a leading separator is dropped, other characters become '_'.
 std::string spec_name(const std::string& foreign);
 
+/// The directory of a model file ("." for a bare name), where the files it
+/// names are looked up, and its stem as a spec name (the model's name).
+std::string model_dir(const std::string& path);
+std::string model_name(const std::string& path);
+
 class GraphBuilder {
  public:
   GraphBuilder(ir::Graph& g, DiagnosticEngine& diag, ir::ShapeOptions shapes)

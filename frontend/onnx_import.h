@@ -87,7 +87,4 @@ using OnnxConverter = std::function<bool(OnnxImporter&)>;
 /// The converter for a default-domain op type, or nullptr when unsupported.
 const OnnxConverter* onnx_converter(const std::string& op_type);
 
-/// "2x3" style text of dims for messages: "[64, 3, 7, 7]".
-std::string dims_str(const std::vector<int64_t>& dims);
-
 }  // namespace cnnc::frontend

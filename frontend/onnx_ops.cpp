@@ -546,7 +546,6 @@ bool concat(OnnxImporter& m) {
 // Folds `x ⊙ c` (mul) or `x + c` into the conv or linear layer producing x:
 // c must be one value or one per channel, and x used by nothing else.
 bool fold_constant(OnnxImporter& m, int data_k, int const_k, bool mul) {
-  const OnnxValue* xin = m.input(data_k);
   const OnnxConst* c = m.constant(const_k, "constant");
   ir::Value* x = m.data(data_k);
   if (!x || !c) return false;
@@ -561,7 +560,6 @@ bool fold_constant(OnnxImporter& m, int data_k, int const_k, bool mul) {
   if (m.use_count(xname) != 1)
     return m.fail(std::string(what) + " a constant folds into the producer of '" + xname +
                   "' only when nothing else uses it");
-  (void)xin;
   const ir::Shape& s = x->type.shape;
   int64_t channels = s[1];
   // Right-aligned broadcast: every dim 1 except possibly the channel dim.
@@ -676,7 +674,6 @@ bool softmax(OnnxImporter& m) {
 
 // Pad with constant zeros on H and W only: kept pending until its consumer.
 bool pad(OnnxImporter& m) {
-  const OnnxValue* in = m.input(0);
   ir::Value* x = m.data(0);
   if (!x) return false;
   auto mode = m.attr_string("mode", "constant");
@@ -719,7 +716,6 @@ bool pad(OnnxImporter& m) {
   v.padded = true;
   v.pad = ir::Pad4{pads[2], pads[6], pads[3], pads[7]};
   v.pad_desc = m.desc;
-  (void)in;
   m.define(0, v);
   return true;
 }

@@ -157,12 +157,6 @@ int OnnxImporter::use_count(const std::string& name) const {
   return it == uses.end() ? 0 : it->second;
 }
 
-std::string dims_str(const std::vector<int64_t>& dims) {
-  std::string s = "[";
-  for (size_t k = 0; k < dims.size(); ++k) s += (k ? ", " : "") + std::to_string(dims[k]);
-  return s + "]";
-}
-
 // ------------------------------------------------------------ the model
 
 namespace {
@@ -238,8 +232,7 @@ class ModelReader {
  public:
   ModelReader(const std::string& path, const FrontendOptions& opts, DiagnosticEngine& diag)
       : path_(path), opts_(opts), diag_(diag), file_(make_file_loc(path)) {
-    size_t slash = path.rfind('/');
-    dir_ = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    dir_ = model_dir(path);
   }
 
   std::optional<ir::Graph> read(std::string_view bytes) {
@@ -256,7 +249,9 @@ class ModelReader {
     }
     if (!check_supported(graph)) return std::nullopt;
     ir::Graph g;
-    g.name = graph_name();
+    // The file's stem names the model (as for specs); ONNX graph names are
+    // often exporter defaults ("main_graph", "torch_jit").
+    g.name = model_name(path_);
     g.source_dir = dir_;
     OnnxImporter m(g, diag_, file_, opts_.shapes, opset_);
     if (!check_producers(graph, m) || !read_initializers(graph, m) || !read_inputs(graph, m))
@@ -335,15 +330,7 @@ class ModelReader {
                                            ".." + std::to_string(kOnnxMaxOpset));
       return false;
     }
-    model_name_ = model.graph().name();
     return true;
-  }
-
-  std::string graph_name() const {
-    // The file's stem names the model (as for specs); ONNX graph names are
-    // often exporter defaults ("main_graph", "torch_jit").
-    std::string f = path_.substr(path_.rfind('/') == std::string::npos ? 0 : path_.rfind('/') + 1);
-    return spec_name(f.substr(0, f.rfind('.')));
   }
 
   // Every unsupported node at once, before converting anything.
@@ -497,7 +484,7 @@ class ModelReader {
       if (p->name.rfind(old + ".", 0) == 0) p->name = fresh + p->name.substr(old.size());
   }
 
-  std::string path_, dir_, model_name_;
+  std::string path_, dir_;
   const FrontendOptions& opts_;
   DiagnosticEngine& diag_;
   SourceLoc file_;

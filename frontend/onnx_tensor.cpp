@@ -182,6 +182,12 @@ bool read_external(const TensorProto& t, const std::string& what, int64_t need,
 
 }  // namespace
 
+std::string dims_str(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t k = 0; k < dims.size(); ++k) s += (k ? ", " : "") + std::to_string(dims[k]);
+  return s + "]";
+}
+
 std::string onnx_type_name(int t) {
   if (TensorProto::DataType_IsValid(t))
     return TensorProto::DataType_Name(static_cast<TensorProto::DataType>(t));
@@ -221,11 +227,6 @@ std::optional<OnnxConst> read_onnx_tensor(const TensorProto& t, const std::strin
     n = *m;
     c.dims.push_back(d);
   }
-  auto dims_text = [&] {
-    std::string s = "[";
-    for (size_t k = 0; k < c.dims.size(); ++k) s += (k ? ", " : "") + std::to_string(c.dims[k]);
-    return s + "]";
-  };
   const int64_t need = n * esize;
   std::string external;
   const std::string* raw = nullptr;
@@ -237,7 +238,7 @@ std::optional<OnnxConst> read_onnx_tensor(const TensorProto& t, const std::strin
   }
   if (raw) {
     if (static_cast<int64_t>(raw->size()) != need) {
-      diag.error(loc, what + ": dims " + dims_text() + " " + onnx_type_name(type) + " need " +
+      diag.error(loc, what + ": dims " + dims_str(c.dims) + " " + onnx_type_name(type) + " need " +
                           std::to_string(need) + " bytes, raw_data has " +
                           std::to_string(raw->size()));
       return std::nullopt;
@@ -253,7 +254,7 @@ std::optional<OnnxConst> read_onnx_tensor(const TensorProto& t, const std::strin
                  : type == TensorProto::INT64  ? t.int64_data_size()
                                                : t.int32_data_size();
   if (have != n) {
-    diag.error(loc, what + ": dims " + dims_text() + " need " + std::to_string(n) +
+    diag.error(loc, what + ": dims " + dims_str(c.dims) + " need " + std::to_string(n) +
                         " values, the tensor holds " + std::to_string(have));
     return std::nullopt;
   }

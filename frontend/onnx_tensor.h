@@ -39,6 +39,9 @@ struct TensorReadOptions {
   int64_t max_elements = int64_t{1} << 31;
 };
 
+/// Dims as text for messages: "[64, 3, 7, 7]".
+std::string dims_str(const std::vector<int64_t>& dims);
+
 /// The ONNX name of element type `t` ("FLOAT", "STRING", ...).
 std::string onnx_type_name(int t);
 
