@@ -59,8 +59,8 @@ const char* isa_name(Isa i) {
 
 std::string Schedule::key() const {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "v%dk%dx%dp%dP%d", vector, tile_k, tile_x, parallel_split,
-                parallel ? 1 : 0);
+  std::snprintf(buf, sizeof buf, "v%dk%dx%dp%dc%dP%d", vector, tile_k, tile_x, parallel_split,
+                chunk, parallel ? 1 : 0);
   return buf;
 }
 
@@ -73,6 +73,9 @@ std::string KernelSpec::key() const {
     case Family::Conv:
     case Family::Linear:
       k << ir::print_attrs(conv) << " bias=" << bias;
+      if (block)
+        k << " block=" << block << " in_block=" << in_block << " out_blocked=" << out_blocked
+          << " res_blocked=" << res_blocked;
       break;
     case Family::MaxPool:
     case Family::AvgPool:
@@ -90,6 +93,10 @@ std::string KernelSpec::key() const {
   k << " epilogue=" << ir::print_epilogue(epilogue);
   return k.str();
 }
+
+int channel_block(int64_t channels) { return channels % 16 == 0 ? 16 : channels % 8 == 0 ? 8 : 0; }
+
+int conv_block(const ir::Conv2dAttrs& a) { return a.groups == 1 ? channel_block(a.filters) : 0; }
 
 std::string stable_hash(const std::string& text) {
   uint64_t h = 14695981039346656037ull;

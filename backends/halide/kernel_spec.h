@@ -48,6 +48,15 @@ struct KernelSpec {
 
   // Conv and Linear.
   ir::Conv2dAttrs conv;  ///< kernel, stride, pad, dilation, groups (filters = K)
+  /// Conv only: when > 0 the weights come packed [block, C, S·R, K/block]
+  /// (innermost first) and the kernel computes in blocks of `block` output
+  /// channels (conv_block below); 0: weights [S, R, Cg, K] as in the IR.
+  int block = 0;
+  /// Blocked conv only: the input arrives in blocks of in_block channels
+  /// ([in_block·W, H, C/in_block, N], innermost first) instead of NCHW (0);
+  /// the output and the residual likewise in blocks of `block`.
+  int in_block = 0;
+  bool out_blocked = false, res_blocked = false;
   bool bias = false;
   ir::Epilogue epilogue;  ///< also the activation of Elementwise kernels
   // Pooling.
@@ -63,6 +72,15 @@ struct KernelSpec {
   /// Canonical text of everything above: equal keys compute the same function.
   std::string key() const;
 };
+
+/// The output-channel block of a convolution computed in the blocked layout:
+/// 16 where the filters divide by 16, else 8 where they divide by 8, else 0
+/// (the plain NCHW kernel). Grouped convolutions stay plain. Independent of
+/// the ISA, because every ISA variant of a kernel reads the same packed weights.
+int conv_block(const ir::Conv2dAttrs& a);
+/// The block of a tensor of C channels kept in the blocked layout between
+/// convolutions: as conv_block for C filters (16 or 8; 0: stays NCHW).
+int channel_block(int64_t channels);
 
 /// The function name of a compiled kernel: a stable hash of the spec and of
 /// everything else that shapes its code (schedules, targets, compiler version).

@@ -1,8 +1,10 @@
 #include "backends/halide/lower.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "ir/analysis.h"
 #include "ir/shape_inference.h"
@@ -65,12 +67,47 @@ class Lowerer {
     ir::GraphStats stats = ir::analyze(g_);
     for (const ir::LayerStats& row : stats.rows)
       if (row.node) flops_[row.node] = row.flops;
+    choose_layouts();
     for (const auto& n : g_.nodes())
       if (!node(*n)) return false;
     return !diag_.has_errors();
   }
 
  private:
+  // Values kept in the blocked layout (channel_block) between convolutions:
+  // produced by a blocked convolution and read only by blocked convolutions,
+  // as their data input or residual. Everything else is NCHW, so layout
+  // conversions happen only where a blocked chain meets another op.
+  void choose_layouts() {
+    auto blocked_conv = [](const Node& n) {
+      return n.op == OpKind::Conv2d && conv_block(n.as<ir::Conv2dAttrs>()) > 0 &&
+             n.output()->type.shape.rank() == 4;
+    };
+    for (const auto& n : g_.nodes())
+      if (blocked_conv(*n)) blocked_.insert(n->output());
+    for (const auto& n : g_.nodes()) {
+      auto ops = ir::split_operands(*n);
+      for (const Value* v : n->inputs) {
+        const bool read_blocked = blocked_conv(*n) && ops &&
+                                  (ops->data[0] == v || ops->residual == v) &&
+                                  std::count(n->inputs.begin(), n->inputs.end(), v) ==
+                                      (ops->data[0] == v) + (ops->residual == v);
+        if (!read_blocked) blocked_.erase(v);
+      }
+    }
+    for (const Value* v : g_.outputs()) blocked_.erase(v);
+  }
+
+  // The geometry of a convolution's activation: NCHW, or [B·W, H, C/B, N]
+  // for a blocked value; `flat` presents its H·W pixels as one row.
+  Geometry activation(const Value* v, bool flat) {
+    const ir::Shape& s = v->type.shape;
+    if (s.rank() != 4) return dense(s.dims);
+    const int64_t B = blocked_.count(v) ? channel_block(s[1]) : 1;
+    const int64_t H = flat ? 1 : s[2], W = flat ? s[2] * s[3] : s[3];
+    return dense({s[0], s[1] / B, H, W * B});
+  }
+
   TensorInfo info(const Value& v) {
     TensorInfo t;
     t.name = v.name;
@@ -212,30 +249,54 @@ class Lowerer {
         s.conv = a;
         s.bias = a.bias;
         s.epilogue = a.epilogue;
+        s.block = conv_block(a);
         std::vector<int32_t> args;
         auto add = [&](Geometry g, int32_t b) {
           s.args.push_back(g);
           args.push_back(b);
         };
-        Geometry gx = dense(x->type.shape.dims), gy = dense(y->type.shape.dims);
         // A 1x1 convolution without padding is a matrix product over the
         // output pixels: its output is presented as one row of H·W pixels so
-        // the kernel vectorises over all of them (a 7x7 map would waste lanes
-        // as rows). With stride 1 the input is one row too; with a larger
-        // stride the kernel gathers the pixels it reads first.
-        const ir::Shape &xs = x->type.shape, &ys = y->type.shape;
-        if (a.kernel == ir::Hw{1, 1} && a.pad == ir::Pad4{} && xs.rank() == 4) {
-          if (a.stride == ir::Hw{1, 1}) gx = dense({xs[0], xs[1], 1, xs[2] * xs[3]});
-          gy = dense({ys[0], ys[1], 1, ys[2] * ys[3]});
-        }
+        // the plain kernel vectorises over all of them (a 7x7 map would waste
+        // lanes as rows). With stride 1 the input is one row too; with a
+        // larger stride the plain kernel gathers the pixels it reads first.
+        const bool pointwise = a.kernel == ir::Hw{1, 1} && a.pad == ir::Pad4{};
+        const bool unit_stride = a.stride == ir::Hw{1, 1};
+        s.in_block = blocked_.count(x) ? channel_block(x->type.shape[1]) : 0;
+        s.out_blocked = blocked_.count(y) > 0;
+        s.res_blocked = ops->residual && blocked_.count(ops->residual);
+        Geometry gx = activation(x, pointwise && unit_stride);
+        Geometry gy = activation(y, pointwise && (unit_stride || !s.block));
         add(gx, view(x, gx));
-        Geometry gw = dense(ops->params[0]->type.shape.dims);
-        add(gw, param(ops->params[0], gw));
+        if (s.block) {
+          const Value* w = ops->params[0];
+          const ir::Shape& ws = w->type.shape;  // [K, Cg, R, S]
+          const int64_t K = ws[0], Cg = ws[1], RS = ws[2] * ws[3], B = s.block;
+          Geometry gw = dense({K / B, RS, Cg, B});
+          std::vector<float> packed;
+          if (w->data) {
+            const std::vector<float>& src = w->data->data;
+            packed.resize(src.size());
+            for (int64_t k = 0; k < K; ++k)
+              for (int64_t c = 0; c < Cg; ++c)
+                for (int64_t rs = 0; rs < RS; ++rs)
+                  packed[static_cast<size_t>(((k / B * RS + rs) * Cg + c) * B + k % B)] =
+                      src[static_cast<size_t>((k * Cg + c) * RS + rs)];
+          }
+          add(gw, weight(w->name + ".blocked" + std::to_string(B), {K / B, RS, Cg, B},
+                         std::move(packed), gw));
+        } else {
+          Geometry gw = dense(ops->params[0]->type.shape.dims);
+          add(gw, param(ops->params[0], gw));
+        }
         if (a.bias) {
           Geometry gb = dense(ops->params[1]->type.shape.dims);
           add(gb, param(ops->params[1], gb));
         }
-        if (ops->residual) add(gy, view(ops->residual, gy));
+        if (ops->residual) {
+          Geometry gr = activation(ops->residual, pointwise && (unit_stride || !s.block));
+          add(gr, view(ops->residual, gr));
+        }
         add(gy, view(y, gy));
         call(n, s, std::move(args));
         return true;
@@ -401,6 +462,7 @@ class Lowerer {
   DiagnosticEngine& diag_;
   std::unordered_map<const Value*, int32_t> input_index_;
   std::unordered_map<std::string, size_t> weight_index_;
+  std::unordered_set<const Value*> blocked_;
   std::unordered_map<const Node*, int64_t> flops_;
 };
 

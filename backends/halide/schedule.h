@@ -17,9 +17,10 @@ struct Schedule {
   int tile_k = 4;          ///< output channels per register tile (conv, linear)
   int tile_x = 1;          ///< vectors per register tile along the output width (conv)
   int parallel_split = 1;  ///< output rows per parallel task (conv, pools)
-  bool parallel = true;    ///< use the thread pool at all (small kernels run faster without)
+  int chunk = 0;  ///< blocked conv: input channels summed per pass over a task's tiles (0: all)
+  bool parallel = true;  ///< use the thread pool at all (small kernels run faster without)
 
-  std::string key() const;  ///< "v8k4x1p1P1"
+  std::string key() const;  ///< "v8k4x1p1c0P1"
   bool operator==(const Schedule&) const = default;
 };
 

@@ -27,6 +27,7 @@ void fix_output(Halide::Func& f, const Geometry& g);
 Halide::Expr activate(const ir::Activation& act, Halide::Expr v);
 
 Built conv(const KernelSpec& k, const Schedule& s);
+Built conv_blocked(const KernelSpec& k, const Schedule& s);  ///< KernelSpec::block > 0
 Built linear(const KernelSpec& k, const Schedule& s);
 Built pool(const KernelSpec& k, const Schedule& s);  ///< max, avg
 Built global_avg_pool(const KernelSpec& k, const Schedule& s);

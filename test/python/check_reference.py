@@ -54,6 +54,15 @@ def op_cases():
                 for shape in shapes:
                     add(f"conv k{k} s{stride} p{pad} {shape}",
                         one({"type": "conv2d", "filters": 6, "kernel": k, "stride": stride, "pad": pad}, shape))
+    # Convolutions whose filters divide by 8 run blocked over output channels:
+    # input channels that divide the block, 8, 4 or nothing; strides, padding
+    # forms, a batch, and widths shorter than a register tile.
+    for filters, shape in ((16, (1, 16, 9, 7)), (16, (2, 8, 7, 6)), (8, (1, 12, 6, 5)), (24, (3, 6, 11, 3))):
+        for k, stride, pad in ((1, 1, 0), (1, 2, 0), (3, 1, 1), (3, 2, [0, 1, 2, 1]), (5, 1, "same"), (3, 3, 0)):
+            add(f"conv blocked f{filters} k{k} s{stride} p{pad} {shape}",
+                one({"type": "conv2d", "filters": filters, "kernel": k, "stride": stride, "pad": pad}, shape))
+    add("conv blocked dilation", one({"type": "conv2d", "filters": 16, "kernel": 3, "dilation": [2, 1], "pad": 2},
+                                     (1, 16, 9, 9)))
     for dil in (2, [1, 3]):
         add(f"conv dilation {dil}", one({"type": "conv2d", "filters": 5, "kernel": 3, "dilation": dil, "pad": 2}))
     for groups, filters in ((2, 6), (4, 4), (4, 8)):
@@ -114,6 +123,8 @@ def op_cases():
         add(f"softmax axis {axis} {shape}", one({"type": "softmax", "axis": axis}, shape))
     # Fused ops, as passes will produce them (textual IR).
     add("fused conv+residual+relu", FUSED_CONV)
+    add("fused blocked conv+residual+relu", FUSED_CONV.replace("6", "16"))
+    add("blocked layout between convolutions", BLOCKED_CHAIN)
     add("fused depthwise conv+clip", FUSED_DW)
     add("fused linear+leaky_relu, add+sigmoid", FUSED_LINEAR)
     return cases
@@ -125,6 +136,32 @@ FUSED_CONV = """graph "fused" {
   param @c.bias: f32[6]
   %c = conv2d(%x, @c.weight, @c.bias, %x) {filters=6, kernel=[3,3], pad=[1,1,1,1], epilogue=residual+relu}
   output %c
+}
+"""
+# Convolutions that pass blocked tensors to each other: residuals in either
+# layout, outputs in either layout, strided 1x1s reading blocked inputs,
+# blocks of 16 feeding blocks of 8 and back.
+BLOCKED_CHAIN = """graph "blocked_chain" {
+  input %x: f32[2,16,7,5]
+  param @a.weight: f32[16,16,3,3]
+  param @a.bias: f32[16]
+  param @b.weight: f32[16,16,1,1]
+  param @b.bias: f32[16]
+  param @c.weight: f32[8,16,3,3]
+  param @d.weight: f32[16,8,1,1]
+  param @d.bias: f32[16]
+  param @e.weight: f32[24,16,1,1]
+  param @e.bias: f32[24]
+  param @e2.weight: f32[24,24,1,1]
+  param @e2.bias: f32[24]
+  %a = conv2d(%x, @a.weight, @a.bias, %x) {filters=16, kernel=[3,3], pad=[1,1,1,1], epilogue=residual+relu}
+  %b = conv2d(%a, @b.weight, @b.bias, %a) {filters=16, kernel=[1,1], epilogue=residual+relu}
+  %c = conv2d(%b, @c.weight) {filters=8, kernel=[3,3], stride=[2,2], pad=[1,1,1,1], bias=false}
+  %d = conv2d(%c, @d.weight, @d.bias) {filters=16, kernel=[1,1], stride=[2,2]}
+  %e = conv2d(%b, @e.weight, @e.bias) {filters=24, kernel=[1,1], stride=[2,1]}
+  %f = conv2d(%e, @e2.weight, @e2.bias, %e) {filters=24, kernel=[1,1], epilogue=residual}
+  output %d
+  output %f
 }
 """
 FUSED_DW = """graph "fused_dw" {

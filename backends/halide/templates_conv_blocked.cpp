@@ -1,0 +1,154 @@
+// Convolution computed in blocks of output channels (NCHW[x]c inside the
+// kernel), the fast path for every ungrouped convolution whose filters divide
+// by 8 (conv_block in kernel_spec.h).
+//
+// Vectorised along a block of B output channels, each register tile holds
+// tile_x output pixels × tile_k channel blocks; its reduction is input
+// channels × kernel rows × kernel columns, reading each input pixel as one
+// broadcast scalar and each weight row as one vector from the packed weights
+// [B, C, S·R, K/B]. The input is first repacked into blocks of Bi channels
+// (padding included), so the channels a tile reads are adjacent. A task is one
+// group of tile_k channel blocks over parallel_split output rows; it sums the
+// input channels in chunks (Schedule::chunk) so the chunk's weights stay in L1
+// while the task sweeps its tiles, accumulating into a per-task buffer that
+// the epilogue then writes back as NCHW. Every output is still a serial sum in
+// a fixed order: results do not depend on the number of threads.
+#include <algorithm>
+#include <optional>
+
+#include "backends/halide/templates.h"
+
+namespace cnnc::halide::tmpl {
+
+using namespace Halide;
+
+namespace {
+
+// The largest divisor of n that is ≤ limit (≥ 1).
+int divisor_at_most(int n, int limit) {
+  for (int d = std::max(1, std::min(n, limit)); d > 1; --d)
+    if (n % d == 0) return d;
+  return 1;
+}
+
+}  // namespace
+
+Built conv_blocked(const KernelSpec& k, const Schedule& s) {
+  Built b;
+  const ir::Conv2dAttrs& a = k.conv;
+  const Geometry &gx = k.args[0], &gw = k.args[1], &gy = k.args.back();
+  ImageParam x = fixed_input(gx, "x"), w = fixed_input(gw, "w");
+  b.args = {x, w};
+  size_t next = 2;
+  std::optional<ImageParam> bias, res;
+  if (k.bias) b.args.push_back(*(bias = fixed_input(k.args[next++], "b")));
+  if (k.epilogue.residual) b.args.push_back(*(res = fixed_input(k.args[next++], "res")));
+
+  // Input channels in blocks of Bi: the producer's block when the input
+  // arrives blocked, else the widest of 16, 8, 4, 1 dividing C.
+  const int xin = k.in_block;
+  const int W = xin ? gx.extent[0] / xin : gx.extent[0], H = gx.extent[1];
+  const int C = xin ? gx.extent[2] * xin : gx.extent[2];
+  const int B = gw.extent[0], S = static_cast<int>(a.kernel.w);
+  const int Bi = xin ? xin : C % 16 == 0 ? 16 : C % 8 == 0 ? 8 : C % 4 == 0 ? 4 : 1;
+  const int CB = C / Bi;
+  const int CH = divisor_at_most(CB, s.chunk > 0 ? std::max(1, s.chunk / Bi) : CB);
+  const int sw = static_cast<int>(a.stride.w), sh = static_cast<int>(a.stride.h);
+  const int dw = static_cast<int>(a.dilation.w), dh = static_cast<int>(a.dilation.h);
+  const int pl = static_cast<int>(a.pad.left), pt = static_cast<int>(a.pad.top);
+  const bool padded = a.pad.top || a.pad.bottom || a.pad.left || a.pad.right;
+  const bool pointwise = S == 1 && a.kernel.h == 1;
+
+  Var ox("ox"), oy("oy"), ko("k"), n("n"), ki("ki"), kb("kb"), ci("ci"), cb("cb"), ch("ch");
+  // Input in blocks of Bi channels, shifted by the padding: xb(ci, x, y, cb, n).
+  // A 1x1 convolution's stride is folded in, so only the pixels it reads are
+  // repacked; a blocked input a 1x1 convolution reads densely is not copied.
+  Expr px = pointwise ? ox * sw - pl : ox - pl, py = pointwise ? oy * sh - pt : oy - pt;
+  Func xb("xb");
+  const bool direct = xin && pointwise && sw == 1 && sh == 1 && !padded;
+  if (xin) {
+    Func xe =
+        padded ? BoundaryConditions::constant_exterior(x, 0.0f, {{0, W * Bi}, {0, H}}) : Func(x);
+    xb(ci, ox, oy, cb, n) = xe(ci + Bi * px, py, cb, n);
+  } else {
+    Func xe = padded ? BoundaryConditions::constant_exterior(x, 0.0f, {{0, W}, {0, H}}) : Func(x);
+    xb(ci, ox, oy, cb, n) = xe(px, py, cb * Bi + ci, n);
+  }
+
+  RDom r(0, Bi, 0, S, 0, static_cast<int>(a.kernel.h), 0, CH, "r");
+  Expr cblock = ch * CH + r[3];
+  Expr ix = pointwise ? Expr(ox) : ox * sw + r[1] * dw;
+  Expr iy = pointwise ? Expr(oy) : oy * sh + r[2] * dh;
+  Func part("part");
+  part(ki, ox, oy, kb, ch, n) = 0.0f;
+  part(ki, ox, oy, kb, ch, n) +=
+      w(ki, cblock * Bi + r[0], r[2] * S + r[1], kb) * xb(r[0], ix, iy, cblock, n);
+  RDom rc(0, CB / CH, "rc");
+  Func acc("acc");
+  acc(ki, ox, oy, kb, n) = bias ? (*bias)(kb * B + ki) : Expr(0.0f);
+  acc(ki, ox, oy, kb, n) += part(ki, ox, oy, kb, rc, n);
+  // The epilogue writes NCHW, out(x, y, k, n), or blocks of B channels,
+  // out(ki + B·x, y, kb, n); the residual is read in its own layout.
+  Var xk("xk");
+  Func out("out");
+  auto residual = [&](Expr x_, Expr k_) {
+    return k.res_blocked ? (*res)(k_ % B + B * x_, oy, k_ / B, n) : (*res)(x_, oy, k_, n);
+  };
+  if (k.out_blocked) {
+    Expr v = acc(xk % B, xk / B, oy, ko, n);
+    if (res) v = v + residual(xk / B, ko * B + xk % B);
+    out(xk, oy, ko, n) = activate(k.epilogue.act, v);
+  } else {
+    Expr v = acc(ko % B, ox, oy, ko / B, n);
+    if (res) v = v + residual(ox, ko);
+    out(ox, oy, ko, n) = activate(k.epilogue.act, v);
+  }
+  fix_output(out, gy);
+
+  const int Ho = gy.extent[1], Wo = k.out_blocked ? gy.extent[0] / B : gy.extent[0];
+  // Tiles no larger than the output: a split wider than its extent would
+  // shift inwards past the start.
+  const int KT = std::clamp(s.tile_k, 1, gw.extent[3]), XT = std::clamp(s.tile_x, 1, Wo);
+  const int P = std::clamp(s.parallel_split, 1, Ho);
+  Var yo("yo"), yi("yi"), kt("kt"), kin("kin"), task("task"), xo("xo"), xi("xi"), kbo("kbo"),
+      kbi("kbi");
+  // Tails of the pure output shift inwards (a conv never works in place); the
+  // accumulation is an update, so its tails are guarded instead.
+  out.split(oy, yo, yi, P, TailStrategy::GuardWithIf);
+  if (k.out_blocked) {
+    out.split(ko, kt, kin, KT)
+        .split(xk, xo, xi, B)
+        .reorder(xi, xo, kin, yi, kt, yo, n)
+        .vectorize(xi);
+  } else {
+    out.split(ko, kt, kin, B * KT)
+        .reorder(ox, kin, yi, kt, yo, n)
+        .vectorize(ox, std::min(s.vector, Wo), TailStrategy::GuardWithIf);
+  }
+  out.fuse(kt, yo, task).fuse(task, n, task);
+  if (s.parallel) out.parallel(task);
+  acc.compute_at(out, task).vectorize(ki);
+  acc.update()
+      .split(ox, xo, xi, XT, TailStrategy::GuardWithIf)
+      .split(kb, kbo, kbi, KT, TailStrategy::GuardWithIf)
+      .reorder(ki, xi, kbi, xo, oy, kbo, rc, n)
+      .vectorize(ki)
+      .unroll(xi)
+      .unroll(kbi);
+  part.compute_at(acc, xo).vectorize(ki).unroll(ox).unroll(kb);
+  part.update()
+      .reorder(ki, ox, kb, r[0], r[1], r[2], r[3], oy, ch, n)
+      .vectorize(ki)
+      .unroll(ox)
+      .unroll(kb);
+  if (!direct) {
+    Var cbn("cbn");
+    xb.compute_root().reorder(ci, ox, oy, cb, n).fuse(cb, n, cbn);
+    if (Bi >= 4) xb.vectorize(ci);
+    if (s.parallel) xb.parallel(cbn);
+  }
+  b.output = out;
+  return b;
+}
+
+}  // namespace cnnc::halide::tmpl
