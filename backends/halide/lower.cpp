@@ -210,7 +210,8 @@ class Lowerer {
   void elementwise(const Node& n, std::vector<const Value*> ins, ElementwiseOp op, ir::Epilogue ep,
                    double scale = 1.0, std::vector<int32_t> params = {}) {
     const Value* y = n.output();
-    Geometry g = dense({y->type.shape.elements().value(), 1, 1});
+    // Outermost first: one row of all elements, so the kernel vectorises it.
+    Geometry g = dense({1, 1, y->type.shape.elements().value()});
     if (op == ElementwiseOp::ScaleShift) g = dense(around(y->type.shape, 1));
     KernelSpec s;
     s.family = Family::Elementwise;
