@@ -96,7 +96,10 @@ std::string KernelSpec::key() const {
 
 int channel_block(int64_t channels) { return channels % 16 == 0 ? 16 : channels % 8 == 0 ? 8 : 0; }
 
-int conv_block(const ir::Conv2dAttrs& a) { return a.groups == 1 ? channel_block(a.filters) : 0; }
+int conv_block(const ir::Conv2dAttrs& a, int64_t in_channels) {
+  const bool depthwise = a.groups == a.filters && in_channels == a.filters;
+  return a.groups == 1 || depthwise ? channel_block(a.filters) : 0;
+}
 
 std::string stable_hash(const std::string& text) {
   uint64_t h = 14695981039346656037ull;

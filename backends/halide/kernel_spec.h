@@ -75,9 +75,10 @@ struct KernelSpec {
 
 /// The output-channel block of a convolution computed in the blocked layout:
 /// 16 where the filters divide by 16, else 8 where they divide by 8, else 0
-/// (the plain NCHW kernel). Grouped convolutions stay plain. Independent of
-/// the ISA, because every ISA variant of a kernel reads the same packed weights.
-int conv_block(const ir::Conv2dAttrs& a);
+/// (the plain NCHW kernel). Depthwise convolutions (one filter per input
+/// channel) are blocked too; other grouped ones stay plain. Independent of the
+/// ISA, because every ISA variant of a kernel reads the same packed weights.
+int conv_block(const ir::Conv2dAttrs& a, int64_t in_channels);
 /// The block of a tensor of C channels kept in the blocked layout between
 /// convolutions: as conv_block for C filters (16 or 8; 0: stays NCHW).
 int channel_block(int64_t channels);

@@ -80,8 +80,8 @@ class Lowerer {
   // conversions happen only where a blocked chain meets another op.
   void choose_layouts() {
     auto blocked_conv = [](const Node& n) {
-      return n.op == OpKind::Conv2d && conv_block(n.as<ir::Conv2dAttrs>()) > 0 &&
-             n.output()->type.shape.rank() == 4;
+      return n.op == OpKind::Conv2d && n.output()->type.shape.rank() == 4 &&
+             conv_block(n.as<ir::Conv2dAttrs>(), n.inputs[0]->type.shape[1]) > 0;
     };
     for (const auto& n : g_.nodes())
       if (blocked_conv(*n)) blocked_.insert(n->output());
@@ -250,7 +250,7 @@ class Lowerer {
         s.conv = a;
         s.bias = a.bias;
         s.epilogue = a.epilogue;
-        s.block = conv_block(a);
+        s.block = x->type.shape.rank() == 4 ? conv_block(a, x->type.shape[1]) : 0;
         std::vector<int32_t> args;
         auto add = [&](Geometry g, int32_t b) {
           s.args.push_back(g);

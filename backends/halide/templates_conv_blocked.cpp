@@ -1,6 +1,7 @@
-// Convolution computed in blocks of output channels (NCHW[x]c inside the
-// kernel), the fast path for every ungrouped convolution whose filters divide
-// by 8 (conv_block in kernel_spec.h).
+// Convolution computed in blocks of output channels (NCHW[x]c), the fast path
+// for every ungrouped or depthwise convolution whose filters divide by 8
+// (conv_block in kernel_spec.h). Input, output and residual each come NCHW or
+// already blocked (KernelSpec::in_block, out_blocked, res_blocked).
 //
 // Vectorised along a block of B output channels, each register tile holds
 // tile_x output pixels × tile_k channel blocks; its reduction is input
@@ -51,7 +52,10 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
   const int C = xin ? gx.extent[2] * xin : gx.extent[2];
   const int B = gw.extent[0], S = static_cast<int>(a.kernel.w);
   const int Bi = xin ? xin : C % 16 == 0 ? 16 : C % 8 == 0 ? 8 : C % 4 == 0 ? 4 : 1;
-  const int CB = C / Bi;
+  // Depthwise: each output channel reads its own input channel, so the input
+  // block is the output block (conv_block) and there is nothing to sum across.
+  const bool depthwise = a.groups > 1;
+  const int CB = depthwise ? 1 : C / Bi;
   const int CH = divisor_at_most(CB, s.chunk > 0 ? std::max(1, s.chunk / Bi) : CB);
   const int sw = static_cast<int>(a.stride.w), sh = static_cast<int>(a.stride.h);
   const int dw = static_cast<int>(a.dilation.w), dh = static_cast<int>(a.dilation.h);
@@ -75,14 +79,17 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
     xb(ci, ox, oy, cb, n) = xe(px, py, cb * Bi + ci, n);
   }
 
-  RDom r(0, Bi, 0, S, 0, static_cast<int>(a.kernel.h), 0, CH, "r");
+  RDom r(0, depthwise ? 1 : Bi, 0, S, 0, static_cast<int>(a.kernel.h), 0, CH, "r");
   Expr cblock = ch * CH + r[3];
   Expr ix = pointwise ? Expr(ox) : ox * sw + r[1] * dw;
   Expr iy = pointwise ? Expr(oy) : oy * sh + r[2] * dh;
   Func part("part");
   part(ki, ox, oy, kb, ch, n) = 0.0f;
-  part(ki, ox, oy, kb, ch, n) +=
-      w(ki, cblock * Bi + r[0], r[2] * S + r[1], kb) * xb(r[0], ix, iy, cblock, n);
+  if (depthwise)
+    part(ki, ox, oy, kb, ch, n) += w(ki, 0, r[2] * S + r[1], kb) * xb(ki, ix, iy, kb, n);
+  else
+    part(ki, ox, oy, kb, ch, n) +=
+        w(ki, cblock * Bi + r[0], r[2] * S + r[1], kb) * xb(r[0], ix, iy, cblock, n);
   RDom rc(0, CB / CH, "rc");
   Func acc("acc");
   acc(ki, ox, oy, kb, n) = bias ? (*bias)(kb * B + ki) : Expr(0.0f);

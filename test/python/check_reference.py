@@ -61,6 +61,10 @@ def op_cases():
         for k, stride, pad in ((1, 1, 0), (1, 2, 0), (3, 1, 1), (3, 2, [0, 1, 2, 1]), (5, 1, "same"), (3, 3, 0)):
             add(f"conv blocked f{filters} k{k} s{stride} p{pad} {shape}",
                 one({"type": "conv2d", "filters": filters, "kernel": k, "stride": stride, "pad": pad}, shape))
+    for c, k, stride, pad in ((16, 3, 1, 1), (24, 3, 2, [0, 1, 2, 1]), (8, 5, 1, "same")):
+        add(f"conv blocked depthwise c{c} k{k} s{stride} p{pad}",
+            one({"type": "conv2d", "filters": c, "kernel": k, "stride": stride, "pad": pad, "groups": c},
+                (2, c, 9, 7)))
     add("conv blocked dilation", one({"type": "conv2d", "filters": 16, "kernel": 3, "dilation": [2, 1], "pad": 2},
                                      (1, 16, 9, 9)))
     for dil in (2, [1, 3]):
@@ -125,6 +129,7 @@ def op_cases():
     add("fused conv+residual+relu", FUSED_CONV)
     add("fused blocked conv+residual+relu", FUSED_CONV.replace("6", "16"))
     add("blocked layout between convolutions", BLOCKED_CHAIN)
+    add("blocked layout through depthwise convolutions", BLOCKED_MOBILE)
     add("fused depthwise conv+clip", FUSED_DW)
     add("fused linear+leaky_relu, add+sigmoid", FUSED_LINEAR)
     return cases
@@ -162,6 +167,21 @@ BLOCKED_CHAIN = """graph "blocked_chain" {
   %f = conv2d(%e, @e2.weight, @e2.bias, %e) {filters=24, kernel=[1,1], epilogue=residual}
   output %d
   output %f
+}
+"""
+# Pointwise and depthwise convolutions in blocks, as in MobileNetV2.
+BLOCKED_MOBILE = """graph "blocked_mobile" {
+  input %x: f32[1,8,9,9]
+  param @p.weight: f32[32,8,1,1]
+  param @d.weight: f32[32,1,3,3]
+  param @d.bias: f32[32]
+  param @q.weight: f32[16,32,1,1]
+  param @d2.weight: f32[16,1,3,3]
+  %p = conv2d(%x, @p.weight) {filters=32, kernel=[1,1], bias=false, epilogue=clip(0,6)}
+  %d = conv2d(%p, @d.weight, @d.bias) {filters=32, kernel=[3,3], stride=[2,2], pad=[1,1,1,1], groups=32, epilogue=clip(0,6)}
+  %q = conv2d(%d, @q.weight) {filters=16, kernel=[1,1], bias=false}
+  %d2 = conv2d(%q, @d2.weight, %q) {filters=16, kernel=[3,3], pad=[1,1,1,1], groups=16, bias=false, epilogue=residual}
+  output %d2
 }
 """
 FUSED_DW = """graph "fused_dw" {
