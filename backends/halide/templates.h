@@ -4,6 +4,7 @@
 // kernel compiler include it.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "Halide.h"
@@ -22,6 +23,14 @@ struct Built {
 Halide::ImageParam fixed_input(const Geometry& g, const std::string& name);
 /// Fixes the output buffer of `f` to `g`.
 void fix_output(Halide::Func& f, const Geometry& g);
+
+/// The buffers of a conv or linear kernel, in call order: x, w, then the bias
+/// and the residual when the spec has them (appended to b.args).
+struct ProductArgs {
+  Halide::ImageParam x, w;
+  std::optional<Halide::ImageParam> bias, res;
+};
+ProductArgs product_args(const KernelSpec& k, Built& b);
 
 /// The fused epilogue's activation applied to v.
 Halide::Expr activate(const ir::Activation& act, Halide::Expr v);

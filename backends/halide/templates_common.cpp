@@ -26,6 +26,15 @@ void fix_output(Func& f, const Geometry& g) {
         .set_stride(g.stride[static_cast<size_t>(d)]);
 }
 
+ProductArgs product_args(const KernelSpec& k, Built& b) {
+  ProductArgs p{fixed_input(k.args[0], "x"), fixed_input(k.args[1], "w"), {}, {}};
+  b.args = {p.x, p.w};
+  size_t next = 2;
+  if (k.bias) b.args.push_back(*(p.bias = fixed_input(k.args[next++], "b")));
+  if (k.epilogue.residual) b.args.push_back(*(p.res = fixed_input(k.args[next++], "res")));
+  return p;
+}
+
 Expr activate(const ir::Activation& act, Expr v) {
   if (!act.op) return v;
   const float alpha = static_cast<float>(act.alpha), beta = static_cast<float>(act.beta);

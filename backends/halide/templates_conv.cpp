@@ -21,12 +21,9 @@ Built conv(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;
   const Geometry &gx = k.args[0], &gw = k.args[1];
-  ImageParam x = fixed_input(gx, "x"), w = fixed_input(gw, "w");
-  b.args = {x, w};
-  size_t next = 2;
-  std::optional<ImageParam> bias, res;
-  if (k.bias) b.args.push_back(*(bias = fixed_input(k.args[next++], "b")));
-  if (k.epilogue.residual) b.args.push_back(*(res = fixed_input(k.args[next++], "res")));
+  const ProductArgs args = product_args(k, b);
+  const ImageParam &x = args.x, &w = args.w;
+  const std::optional<ImageParam>&bias = args.bias, &res = args.res;
 
   const int W = gx.extent[0], H = gx.extent[1];
   const int S = gw.extent[0], R = gw.extent[1], Cg = gw.extent[2], K = gw.extent[3];
@@ -103,12 +100,9 @@ Built conv(const KernelSpec& k, const Schedule& s) {
 Built linear(const KernelSpec& k, const Schedule& s) {
   Built b;
   const Geometry& gx = k.args[0];
-  ImageParam x = fixed_input(gx, "x"), w = fixed_input(k.args[1], "w");
-  b.args = {x, w};
-  size_t next = 2;
-  std::optional<ImageParam> bias, res;
-  if (k.bias) b.args.push_back(*(bias = fixed_input(k.args[next++], "b")));
-  if (k.epilogue.residual) b.args.push_back(*(res = fixed_input(k.args[next++], "res")));
+  const ProductArgs args = product_args(k, b);
+  const ImageParam &x = args.x, &w = args.w;
+  const std::optional<ImageParam>&bias = args.bias, &res = args.res;
 
   Var u("u"), n("n");
   RDom r(0, gx.extent[0], "r");

@@ -38,12 +38,9 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;
   const Geometry &gx = k.args[0], &gw = k.args[1], &gy = k.args.back();
-  ImageParam x = fixed_input(gx, "x"), w = fixed_input(gw, "w");
-  b.args = {x, w};
-  size_t next = 2;
-  std::optional<ImageParam> bias, res;
-  if (k.bias) b.args.push_back(*(bias = fixed_input(k.args[next++], "b")));
-  if (k.epilogue.residual) b.args.push_back(*(res = fixed_input(k.args[next++], "res")));
+  const ProductArgs args = product_args(k, b);
+  const ImageParam &x = args.x, &w = args.w;
+  const std::optional<ImageParam>&bias = args.bias, &res = args.res;
 
   // Input channels in blocks of Bi: the producer's block when the input
   // arrives blocked, else the widest of 16, 8, 4, 1 dividing C.
