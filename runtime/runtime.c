@@ -42,7 +42,8 @@ static atomic_int applied_threads = 0;
 static atomic_int runtime_ready = 0;
 /* Runs hold it shared; changing the thread count holds it exclusively, since
  * Halide's pool only takes a new count after a shutdown (notes/toolchain.md),
- * which must not happen under a running kernel. */
+ * and ours (thread_pool.c) restarts its workers: neither may happen under a
+ * running kernel. */
 static pthread_rwlock_t pool_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 void cnnrt_set_error(cnnc_model* m, const char* fmt, ...) {
@@ -80,6 +81,7 @@ static void runtime_init(void) {
   int expected = 0;
   if (!atomic_compare_exchange_strong(&runtime_ready, &expected, 1)) return;
   halide_set_error_handler(on_halide_error);
+  cnnrt_pool_install();
   int n = parse_threads(getenv("CNNC_NUM_THREADS"));
   if (n > 0) atomic_store(&wanted_threads, n);
 }
@@ -93,6 +95,7 @@ static void apply_thread_count(void) {
   if (want != atomic_load(&applied_threads)) {
     halide_shutdown_thread_pool();
     halide_set_num_threads(want);
+    cnnrt_pool_set_threads(want);
     atomic_store(&applied_threads, want);
   }
   pthread_rwlock_unlock(&pool_lock);
@@ -356,6 +359,7 @@ halide_buffer_t* cnnrt_run_begin(cnnc_model* m, const float* const* inputs,
   }
   apply_thread_count();
   pthread_rwlock_rdlock(&pool_lock);
+  cnnrt_pool_run_begin();
   if (m->profiling) ++m->profiled_runs;
   return m->buffers;
 }
@@ -365,6 +369,7 @@ int cnnrt_run_end(cnnc_model* m, float* const* outputs, int status) {
   if (status == CNNC_OK)
     for (int32_t o = 0; o < d->num_outputs; ++o)
       memcpy(outputs[o], m->arena + d->outputs[o].arena_offset, (size_t)d->outputs[o].bytes);
+  cnnrt_pool_run_end();
   pthread_rwlock_unlock(&pool_lock);
   atomic_store(&m->busy, 0);
   return status;
