@@ -89,9 +89,13 @@ Schedule default_schedule(const KernelSpec& spec, Isa isa) {
       break;
     }
     case Family::Linear: {
-      // Vectorised over units: output extent 0 is the units.
-      s.tile_x = static_cast<int>(std::min<int64_t>(4, std::max<int64_t>(1, width / s.vector)));
-      s.tile_k = 1;
+      // Vectorised over units (output extent 0); tiles of up to 4 batch rows
+      // (tile_k) × tile_x vectors, ≤ 12 accumulators, at least two vectors
+      // wide so every weight row fetched is a whole cache line.
+      s.tile_k = static_cast<int>(std::min<int64_t>(4, out.extent[1]));
+      s.tile_x = static_cast<int>(
+          std::min<int64_t>(std::max(2, 12 / s.tile_k), std::max<int64_t>(1, width / s.vector)));
+      s.tile_x = std::min(s.tile_x, 4);
       break;
     }
     default:

@@ -9,6 +9,7 @@
 // order, so results do not depend on the number of threads. 1x1 convolutions
 // without padding come as one row of H·W pixels (lower.cpp); their channel
 // tiles are the parallel tasks.
+#include <algorithm>
 #include <optional>
 
 #include "backends/halide/templates.h"
@@ -96,7 +97,8 @@ Built conv(const KernelSpec& k, const Schedule& s) {
 }
 
 // x [F, N], weights transposed [units, F]: vectorised along the units, each
-// task a tile of tile_x vectors with the whole reduction inside.
+// task a tile of tile_x vectors × tile_k batch rows with the whole reduction
+// inside.
 Built linear(const KernelSpec& k, const Schedule& s) {
   Built b;
   const Geometry& gx = k.args[0];
@@ -114,14 +116,18 @@ Built linear(const KernelSpec& k, const Schedule& s) {
   out(u, n) = activate(k.epilogue.act, v);
   fix_output(out, k.args.back());
 
+  // A register tile is tile_x vectors of units × tile_k rows of the batch, so
+  // each weight vector is loaded once per tile_k rows: at batch 8 the weights
+  // (AlexNet's and VGG's 100-400 MB) are streamed once, not eight times.
   const int V = s.vector, TX = s.tile_x;
-  Var uo("uo"), ui("ui"), uv("uv"), ul("ul");
-  out.split(u, uo, ui, V * TX).reorder(ui, n, uo);
-  out.split(ui, uv, ul, V).vectorize(ul).unroll(uv);
+  const int TN = std::clamp(s.tile_k, 1, k.args.back().extent[1]);
+  Var uo("uo"), ui("ui"), uv("uv"), ul("ul"), no("no"), ni("ni");
+  out.split(u, uo, ui, V * TX).split(n, no, ni, TN).reorder(ui, ni, uo, no);
+  out.split(ui, uv, ul, V).vectorize(ul).unroll(uv).unroll(ni);
   if (s.parallel) out.parallel(uo);
   acc.compute_at(out, uo);
-  acc.split(u, uv, ul, V).vectorize(ul).unroll(uv);
-  acc.update().split(u, uv, ul, V).reorder(ul, uv, r, n).vectorize(ul).unroll(uv);
+  acc.split(u, uv, ul, V).vectorize(ul).unroll(uv).unroll(n);
+  acc.update().split(u, uv, ul, V).reorder(ul, uv, n, r).vectorize(ul).unroll(uv).unroll(n);
   b.output = out;
   return b;
 }

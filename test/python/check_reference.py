@@ -113,6 +113,8 @@ def op_cases():
     for bias in (True, False):
         add(f"linear 4d bias={bias}", one({"type": "linear", "units": 5, "bias": bias}, (3, 2, 3, 4)))
         add(f"linear 2d bias={bias}", one({"type": "linear", "units": 7, "bias": bias}, (2, 9)))
+    # Batches tiled 8 rows at a time, with a tail.
+    add("linear batch 11", one({"type": "linear", "units": 21}, (11, 19)))
     add("flatten", spec([{"name": "f", "type": "flatten"}, {"name": "s", "type": "softmax"}]))
     for axis in (1, 2, 3, -1):
         add(f"concat axis {axis}", spec(
