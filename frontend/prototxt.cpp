@@ -57,6 +57,7 @@ class Parser {
     }
   }
   void adv() {
+    if (i_ >= s_.size()) return;  // callers may step past a '\0' peek() made up at the end
     if (s_[i_] == '\n') {
       ++line_;
       col_ = 1;
