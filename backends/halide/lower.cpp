@@ -267,7 +267,8 @@ class Lowerer {
         s.out_blocked = blocked_.count(y) > 0;
         s.res_blocked = ops->residual && blocked_.count(ops->residual);
         Geometry gx = activation(x, pointwise && unit_stride);
-        Geometry gy = activation(y, pointwise && (unit_stride || !s.block));
+        const bool flat_out = pointwise && (unit_stride || !s.block);
+        Geometry gy = activation(y, flat_out);
         add(gx, view(x, gx));
         if (s.block) {
           const Value* w = ops->params[0];
@@ -295,7 +296,7 @@ class Lowerer {
           add(gb, param(ops->params[1], gb));
         }
         if (ops->residual) {
-          Geometry gr = activation(ops->residual, pointwise && (unit_stride || !s.block));
+          Geometry gr = activation(ops->residual, flat_out);
           add(gr, view(ops->residual, gr));
         }
         add(gy, view(y, gy));

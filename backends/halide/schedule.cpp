@@ -22,8 +22,7 @@ int fit(int want, int64_t extent) {
 // and 1x1 shapes (AVX2, 2 threads): B16 x4/x5 k1 reach 160-188 GFLOP/s, B8
 // x4 k2 150-180; x6 spills. The tile width that wastes fewest pixels at the
 // row's end wins (x5 on 14-wide maps, x4 on 7, 28 and 56).
-Schedule blocked_conv_schedule(const KernelSpec& spec, Isa isa) {
-  Schedule s;
+void blocked_conv_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   const Geometry& out = spec.args.back();
   const int B = spec.block;
   const int64_t width = spec.out_blocked ? out.extent[0] / B : out.extent[0];
@@ -44,8 +43,7 @@ Schedule blocked_conv_schedule(const KernelSpec& spec, Isa isa) {
   s.tile_x = static_cast<int>(std::min<int64_t>(best, width));
   // A task covers every row unless there are too few channel groups to keep
   // two threads evenly busy: then rows are split until there are ≥ 8 tasks.
-  const int64_t blocks_k = spec.out_blocked ? out.extent[2] : out.extent[2] / B;
-  const int64_t groups = (blocks_k + s.tile_k - 1) / s.tile_k * out.extent[3];
+  const int64_t groups = int64_t{(blocks + s.tile_k - 1) / s.tile_k} * out.extent[3];
   const int64_t splits = std::min<int64_t>(height, (8 + groups - 1) / groups);
   s.parallel_split = static_cast<int>((height + splits - 1) / splits);
   // Input channels per pass over the task's tiles: as many as keep the
@@ -53,7 +51,6 @@ Schedule blocked_conv_schedule(const KernelSpec& spec, Isa isa) {
   const Geometry& w = spec.args[1];  // [B, C, S·R, K/B]
   const int64_t per_channel = int64_t{B} * s.tile_k * w.extent[2] * 4;
   s.chunk = static_cast<int>(std::min<int64_t>(64, 48 * 1024 / per_channel));
-  return s;
 }
 
 }  // namespace
@@ -73,8 +70,7 @@ Schedule default_schedule(const KernelSpec& spec, Isa isa) {
   switch (spec.family) {
     case Family::Conv: {
       if (spec.block) {
-        s = blocked_conv_schedule(spec, isa);
-        s.parallel = work >= 65536;
+        blocked_conv_schedule(spec, isa, s);
         break;
       }
       // Register tile: tile_x vectors along the width × tile_k output channels,
