@@ -44,7 +44,7 @@ std::string variant_key(const KernelSpec& spec, const TargetSet& t, const Schedu
 Halide::Module module_for(const KernelSpec& spec, const Schedule& s, const Halide::Target& target,
                           const std::string& fn) {
   tmpl::Built b = tmpl::build(spec, s);
-  return b.output.compile_to_module(b.args, fn, target);
+  return b.output.compile_to_module(b.arguments(), fn, target);
 }
 
 std::string first_layer(const LoweredModel& m, size_t spec) {
@@ -271,9 +271,16 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
     try {
       // Fault injection for the tests of a failing code generation:
       // CNNC_FAULT=halide_compile:LAYER.
-      if (const char* f = std::getenv("CNNC_FAULT");
-          f && !is_runtime && std::string(f) == "halide_compile:" + first_layer(m, i))
-        throw std::runtime_error("fault injected by CNNC_FAULT");
+      // CNNC_FAULT=tuned_compile:LAYER fails it only with a tuned schedule.
+      if (const char* f = std::getenv("CNNC_FAULT"); f && !is_runtime) {
+        const KernelSpec& spec = m.specs[i];
+        bool tuned = false;
+        for (const std::string& t : targets.targets)
+          tuned |= !(options.schedule(spec, isa_of(t)) == default_schedule(spec, isa_of(t)));
+        if (std::string(f) == "halide_compile:" + first_layer(m, i) ||
+            (tuned && std::string(f) == "tuned_compile:" + first_layer(m, i)))
+          throw std::runtime_error("fault injected by CNNC_FAULT");
+      }
       if (is_runtime) {
         Halide::compile_standalone_runtime(tmp, Halide::Target(runtime_base));
       } else {
@@ -295,8 +302,16 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
 
   int done = 0;
   std::vector<std::string> failures;
+  std::vector<size_t> retry;  // kernels whose tuned schedule failed: rebuilt with the default
   auto finished = [&](size_t i, bool cached, double secs, const std::string& error) {
     if (!error.empty()) {
+      if (i < n && options.drop_tuned && options.drop_tuned(m.specs[i])) {
+        std::string first = error.substr(0, error.find('\n'));
+        diag.warning({}, "tuned schedule for '" + first_layer(m, i) +
+                             "' failed (COMPILE_ERROR: " + first + "); using the default");
+        retry.push_back(i);
+        return;
+      }
       failures.push_back(what(i) + ": " + error);
       return;
     }
@@ -312,19 +327,39 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
     else
       todo.push_back(i);
   }
-  int jobs = options.jobs > 0 ? options.jobs
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  jobs = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), todo.size()));
-  if (jobs <= 1) {
-    for (size_t i : todo) {
-      if (interrupted()) break;
-      const auto t0 = std::chrono::steady_clock::now();
-      std::string error = compile_one(i);
-      finished(i, false,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), error);
+  auto compile_all = [&](const std::vector<size_t>& items) {
+    int jobs = options.jobs > 0
+                   ? options.jobs
+                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    jobs = static_cast<int>(std::min<size_t>(static_cast<size_t>(jobs), items.size()));
+    if (jobs <= 1) {
+      for (size_t i : items) {
+        if (interrupted()) break;
+        const auto t0 = std::chrono::steady_clock::now();
+        std::string error = compile_one(i);
+        finished(i, false,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                 error);
+      }
+    } else {
+      compile_in_workers(items, jobs, work_dir, compile_one, finished);
     }
-  } else {
-    compile_in_workers(todo, jobs, work_dir, compile_one, finished);
+  };
+  compile_all(todo);
+  if (!retry.empty() && !interrupted()) {
+    // The default schedule's kernel has another symbol (and cache entry).
+    todo.clear();
+    for (size_t i : retry) {
+      out.symbols[i] =
+          kernel_symbol(m.specs[i], variant_key(m.specs[i], targets, options.schedule));
+      out.archives[i] = dir + "/" + out.symbols[i] + ".a";
+      if (std::filesystem::exists(out.archives[i]))
+        finished(i, true, 0, "");
+      else
+        todo.push_back(i);
+    }
+    retry.clear();
+    compile_all(todo);
   }
   if (interrupted()) {
     diag.error({}, "interrupted while compiling kernels", {}, ExitCode::Interrupted);

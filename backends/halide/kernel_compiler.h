@@ -41,6 +41,10 @@ struct KernelBuildOptions {
   ScheduleFn schedule = default_schedule;
   /// Called after each kernel: i of n done, its first layer, cached or not, seconds.
   std::function<void(int, int, const std::string&, bool, double)> progress;
+  /// When a kernel fails to compile: returns true when `schedule` gave it a
+  /// tuned schedule and now gives the default instead (the kernel is then
+  /// rebuilt with a warning rather than failing the build).
+  std::function<bool(const KernelSpec&)> drop_tuned;
 };
 
 struct BuiltKernels {

@@ -12,10 +12,13 @@
 
 namespace cnnc::halide::tmpl {
 
-/// What a template builds: the output Func and the arguments in call order.
+/// What a template builds: the output Func and its input buffers in call
+/// order (ImageParams, so the tuner can bind buffers to them and run the
+/// kernel with Halide's JIT).
 struct Built {
   Halide::Func output;
-  std::vector<Halide::Argument> args;
+  std::vector<Halide::ImageParam> args;
+  std::vector<Halide::Argument> arguments() const { return {args.begin(), args.end()}; }
 };
 
 /// An input buffer whose bounds and strides are the constants of `g`, so the

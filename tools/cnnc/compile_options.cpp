@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "backends/halide/tuning_db.h"
 #include "passes/pass_manager.h"
 #include "support/format.h"
 
@@ -33,6 +34,15 @@ void CompileOptions::add_to(ArgParser& p) {
            });
   p.flag("--no-cache", "compile every kernel afresh and cache nothing", &no_cache);
   p.flag("--quiet", "no progress line and summary on stderr", &quiet);
+  p.option("--tuning-db", "FILE",
+           "schedules from a tuning database written by cnnc tune (records for this network's\n"
+           "kernels and exactly these targets; other kernels keep their default schedules)",
+           [this](const std::string& v) {
+             tuning_db = v;
+             return v.empty() ? std::string("--tuning-db needs a file") : std::string();
+           });
+  p.flag("--strict-tuning-db", "malformed lines in the tuning database are errors, not warnings",
+         &strict_tuning_db);
   p.flag("--keep-temps", "keep the work directory (host object, link log) and print where it is",
          &keep_temps);
 }
@@ -66,6 +76,22 @@ halide::KernelBuildOptions CompileOptions::kernel_options() const {
     };
   }
   return k;
+}
+
+void CompileOptions::apply_tuning_db(const halide::LoweredModel& m,
+                                     const halide::TargetSet& targets,
+                                     halide::KernelBuildOptions& k, DiagnosticEngine& diag) const {
+  if (tuning_db.empty()) return;
+  auto records = halide::read_tuning_db(tuning_db, strict_tuning_db, diag);
+  if (!records) throw DiagnosticsAbort{};
+  halide::TunedSchedules tuned(*records, tuning_db, m, targets, diag);
+  k.schedule = tuned.schedule_fn();
+  k.drop_tuned = [tuned](const halide::KernelSpec& spec) { return tuned.drop(spec); };
+  if (!quiet)
+    std::fprintf(stderr,
+                 "cnnc: tuning database %s: %d of %d kernel variants tuned (%d differ from the "
+                 "default schedule), the rest default\n",
+                 tuning_db.c_str(), tuned.tuned(), tuned.variants(), tuned.changed());
 }
 
 void ensure_planned(ir::Graph& g, bool no_verify, const ir::ShapeOptions& shapes,

@@ -23,12 +23,19 @@ struct CompileOptions {
   bool no_cache = false;
   bool quiet = false;
   bool keep_temps = false;
+  std::string tuning_db;  ///< --tuning-db
+  bool strict_tuning_db = false;
 
   void add_to(ArgParser& p);
   /// The targets (reports a bad --target as a usage error and throws).
   halide::TargetSet targets(DiagnosticEngine& diag) const;
   /// The kernel build options, with a progress line on stderr unless --quiet.
   halide::KernelBuildOptions kernel_options() const;
+  /// With --tuning-db: reads it and gives `k` its schedules (warnings for
+  /// records it cannot use, a line saying how many kernels are tuned).
+  /// Throws after an error (a missing or binary file).
+  void apply_tuning_db(const halide::LoweredModel& m, const halide::TargetSet& targets,
+                       halide::KernelBuildOptions& k, DiagnosticEngine& diag) const;
 };
 
 /// The memory plan is part of what is compiled: runs plan-memory (with a

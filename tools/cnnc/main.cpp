@@ -26,6 +26,8 @@ const Verb kVerbs[] = {
      cnnc::tool::verb_report},
     {"run", "run a network (reference backend or compiled) or a compiled library (.npy in and out)",
      cnnc::tool::verb_run},
+    {"tune", "autotune the kernels' schedules for this machine into a tuning database",
+     cnnc::tool::verb_tune},
 };
 
 void usage(std::ostream& o) {

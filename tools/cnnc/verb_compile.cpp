@@ -154,6 +154,7 @@ int verb_compile(const std::vector<std::string>& args) {
       llvmgen::LibraryRequest req;
       req.targets = targets;
       req.kernels = co.kernel_options();
+      co.apply_tuning_db(m, targets, req.kernels, diag);
       req.embed_weights = !external;
       req.kind = emit == "so" ? llvmgen::LibraryKind::Shared : llvmgen::LibraryKind::Relocatable;
       req.output = output;
@@ -175,13 +176,16 @@ int verb_compile(const std::vector<std::string>& args) {
       emit_output(output, net, llvmgen::model_header(m, info), diag);
     } else if (emit == "halide-stmt" || emit == "asm") {
       const auto what = emit == "asm" ? halide::KernelText::Assembly : halide::KernelText::Stmt;
-      emit_output(output, net,
-                  halide::kernel_text(m, targets, halide::default_schedule, what, work.path()),
+      halide::KernelBuildOptions k;
+      co.apply_tuning_db(m, targets, k, diag);
+      emit_output(output, net, halide::kernel_text(m, targets, k.schedule, what, work.path()),
                   diag);
     } else {  // llvm-ir
       llvmgen::HostModel host;
       host.model = &m;
-      host.kernel_symbols = halide::kernel_symbols(m, targets, halide::default_schedule);
+      halide::KernelBuildOptions k;
+      co.apply_tuning_db(m, targets, k, diag);
+      host.kernel_symbols = halide::kernel_symbols(m, targets, k.schedule);
       host.targets = targets.str();
       if (!external)
         host.embedded_weights_file = work.file("weights.bin");  // named, not read, by the IR

@@ -40,6 +40,7 @@ std::vector<ir::Tensor> run_as_library(ir::Graph& graph, const std::vector<ir::T
   llvmgen::LibraryRequest req;
   req.targets = co.targets(diag);
   req.kernels = co.kernel_options();
+  co.apply_tuning_db(m, req.targets, req.kernels, diag);
   req.output = work->file("lib" + std::string("model") + ".so");
   halide::BuiltKernels k = llvmgen::build_library(m, req, work->path(), diag);
   print_build_summary(k, co);

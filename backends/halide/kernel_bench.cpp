@@ -1,0 +1,96 @@
+#include "backends/halide/kernel_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "backends/halide/templates.h"
+#include "support/random.h"
+
+namespace cnnc::halide {
+
+struct JitKernel::Impl {
+  Halide::Pipeline pipeline;
+  Halide::Target target;
+  std::vector<std::vector<float>> storage;  // per argument, output last
+  std::vector<Halide::Buffer<float>> buffers;
+
+  void run() { pipeline.realize(Halide::Pipeline::RealizationArg(buffers.back()), target); }
+};
+
+namespace {
+
+// A buffer over `data` with g's extents and strides (not necessarily dense:
+// a concat slice, a blocked view).
+Halide::Buffer<float> view(std::vector<float>& data, const Geometry& g) {
+  std::vector<halide_dimension_t> dims;
+  int64_t span = 1;
+  for (int d = 0; d < g.rank; ++d) {
+    const auto i = static_cast<size_t>(d);
+    dims.push_back({0, g.extent[i], g.stride[i], 0});
+    span += int64_t{g.extent[i] - 1} * g.stride[i];
+  }
+  data.assign(static_cast<size_t>(span), 0.0f);
+  return Halide::Buffer<float>(data.data(), g.rank, dims.data());
+}
+
+}  // namespace
+
+JitKernel::JitKernel(const KernelSpec& spec, const Schedule& s, const std::string& target,
+                     uint64_t seed)
+    : impl_(std::make_unique<Impl>()) {
+  tmpl::Built b = tmpl::build(spec, s);
+  impl_->target = Halide::Target(target)
+                      .without_feature(Halide::Target::NoRuntime)
+                      .without_feature(Halide::Target::UserContext);
+  impl_->storage.resize(spec.args.size());
+  for (size_t a = 0; a < spec.args.size(); ++a) {
+    impl_->buffers.push_back(view(impl_->storage[a], spec.args[a]));
+    if (a + 1 == spec.args.size()) break;
+    RandomStream rng(seed, spec.key() + "#" + std::to_string(a));
+    for (float& v : impl_->storage[a]) v = static_cast<float>(2 * rng.uniform() - 1);
+    b.args[a].set(impl_->buffers[a]);
+  }
+  impl_->pipeline = Halide::Pipeline(b.output);
+  impl_->pipeline.compile_jit(impl_->target);
+}
+
+JitKernel::~JitKernel() = default;
+
+void JitKernel::run() { impl_->run(); }
+
+std::vector<double> JitKernel::time(double seconds, int min_runs, int max_runs) {
+  using clock = std::chrono::steady_clock;
+  const auto warm_end = clock::now() + std::chrono::duration<double>(seconds);
+  do run();
+  while (clock::now() < warm_end);
+  std::vector<double> ms;
+  const auto end = clock::now() + std::chrono::duration<double>(seconds);
+  while (static_cast<int>(ms.size()) < max_runs &&
+         (static_cast<int>(ms.size()) < min_runs || clock::now() < end)) {
+    const auto t0 = clock::now();
+    run();
+    ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+  }
+  return ms;
+}
+
+std::vector<float>& JitKernel::output() { return impl_->storage.back(); }
+
+TimingSummary summarize(std::vector<double> ms) {
+  TimingSummary t;
+  t.runs = static_cast<int>(ms.size());
+  if (ms.empty()) return t;
+  std::sort(ms.begin(), ms.end());
+  const size_t n = ms.size();
+  t.median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+  const double half = 0.98 * std::sqrt(static_cast<double>(n));
+  const auto at = [&](double i) {
+    return ms[static_cast<size_t>(std::clamp(i, 0.0, static_cast<double>(n - 1)))];
+  };
+  t.lo = at(std::floor(n / 2.0 - half));
+  t.hi = at(std::ceil(n / 2.0 - 1 + half));
+  return t;
+}
+
+}  // namespace cnnc::halide

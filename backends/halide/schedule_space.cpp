@@ -1,0 +1,196 @@
+#include "backends/halide/schedule_space.h"
+
+#include <algorithm>
+#include <set>
+
+#include "support/internal_error.h"
+
+namespace cnnc::halide {
+
+namespace {
+
+int lanes(Isa isa) { return isa == Isa::Avx512 ? 16 : isa == Isa::Avx2 ? 8 : 4; }
+
+// Vector registers a register tile may fill with accumulators, leaving two
+// for the broadcast input and the weights.
+int accumulator_limit(Isa isa) { return (isa == Isa::Avx512 ? 32 : 16) - 2; }
+
+int vectors(int width, Isa isa) { return (width + lanes(isa) - 1) / lanes(isa); }
+
+// The output's width and height as the template tiles them.
+struct OutShape {
+  int width = 1, height = 1, channels = 1;
+};
+OutShape out_shape(const KernelSpec& k) {
+  const Geometry& g = k.args.back();
+  OutShape o;
+  if (k.family == Family::Conv && k.block) {
+    o.width = k.out_blocked ? g.extent[0] / k.block : g.extent[0];
+    o.height = g.extent[1];
+    o.channels = k.out_blocked ? g.extent[2] : g.extent[2] / k.block;  // channel blocks
+  } else if (k.family == Family::Conv) {
+    o.width = g.extent[0], o.height = g.extent[1], o.channels = g.extent[2];
+  } else {
+    o.width = g.extent[0], o.height = g.rank > 1 ? g.extent[1] : 1;
+  }
+  return o;
+}
+
+std::vector<int> divisors(int n) {
+  std::vector<int> d;
+  for (int i = 1; i <= n; ++i)
+    if (n % i == 0) d.push_back(i);
+  return d;
+}
+
+bool power_of_two(int v) { return v > 0 && (v & (v - 1)) == 0; }
+
+}  // namespace
+
+int schedule_field(const Schedule& s, const std::string& name) {
+  if (name == "vector") return s.vector;
+  if (name == "tile_k") return s.tile_k;
+  if (name == "tile_x") return s.tile_x;
+  if (name == "parallel_split") return s.parallel_split;
+  if (name == "chunk") return s.chunk;
+  if (name == "parallel") return s.parallel ? 1 : 0;
+  CNNC_INTERNAL_ERROR() << "no schedule field '" << name << "'";
+}
+
+void set_schedule_field(Schedule& s, const std::string& name, int value) {
+  if (name == "vector")
+    s.vector = value;
+  else if (name == "tile_k")
+    s.tile_k = value;
+  else if (name == "tile_x")
+    s.tile_x = value;
+  else if (name == "parallel_split")
+    s.parallel_split = value;
+  else if (name == "chunk")
+    s.chunk = value;
+  else if (name == "parallel")
+    s.parallel = value != 0;
+  else
+    CNNC_INTERNAL_ERROR() << "no schedule field '" << name << "'";
+}
+
+std::string schedule_problem(const KernelSpec& k, const Schedule& s) {
+  auto range = [](const char* name, int v, int lo, int hi) {
+    return v < lo || v > hi ? std::string(name) + " " + std::to_string(v) + " (must be " +
+                                  std::to_string(lo) + " to " + std::to_string(hi) + ")"
+                            : std::string();
+  };
+  if (!power_of_two(s.vector) || s.vector > 16)
+    return "vector width " + std::to_string(s.vector) + " (must be 1, 2, 4, 8 or 16)";
+  std::string p;
+  if (!(p = range("chunk", s.chunk, 0, 1 << 20)).empty()) return p;
+  const OutShape o = out_shape(k);
+  int max_x = 64, max_k = 64, max_split = std::max(1, o.height);
+  if (k.family == Family::Conv && k.block) {
+    max_x = std::min(max_x, o.width);
+    max_k = std::min(max_k, o.channels);
+  } else if (k.family == Family::Conv || k.family == Family::Linear) {
+    // The output splits V·tile_x wide: no wider than the output.
+    if (s.vector * s.tile_x > o.width)
+      return "tile_x " + std::to_string(s.tile_x) + " × vector " + std::to_string(s.vector) +
+             " wider than the output (" + std::to_string(o.width) + ")";
+    if (k.family == Family::Conv) max_k = std::min(max_k, o.channels);
+  }
+  if (!(p = range("tile_x", s.tile_x, 1, max_x)).empty()) return p;
+  if (!(p = range("tile_k", s.tile_k, 1, max_k)).empty()) return p;
+  return range("parallel_split", s.parallel_split, 1, max_split);
+}
+
+ScheduleSpace::ScheduleSpace(const KernelSpec& spec, Isa isa, const Schedule& base)
+    : spec_(spec), isa_(isa), base_(base) {
+  const OutShape o = out_shape(spec);
+  const int L = lanes(isa);
+  auto add = [&](const char* name, std::set<int> values) {
+    values.insert(schedule_field(base, name));
+    if (values.size() > 1) dims_.push_back({name, {values.begin(), values.end()}});
+  };
+  auto range = [](int lo, int hi) {
+    std::set<int> v;
+    for (int i = lo; i <= hi; ++i) v.insert(i);
+    return v;
+  };
+  std::set<int> widths;
+  for (int v : {L / 2, L, 2 * L})
+    if (v <= o.width) widths.insert(v);
+  switch (spec.family) {
+    case Family::Conv:
+      if (spec.block) {
+        add("tile_x", range(1, std::min(8, o.width)));
+        add("tile_k", range(1, std::min(4, o.channels)));
+        std::set<int> splits;
+        for (int d : divisors(o.height)) splits.insert(d);
+        add("parallel_split", splits);
+        // Chunks of whole input blocks, as the template sums them.
+        const Geometry& gx = spec.args[0];
+        const int C = spec.in_block ? gx.extent[2] * spec.in_block : gx.extent[2];
+        const int Bi = spec.in_block ? spec.in_block
+                       : C % 16 == 0 ? 16
+                       : C % 8 == 0  ? 8
+                       : C % 4 == 0  ? 4
+                                     : 1;
+        if (spec.conv.groups == 1) {
+          std::set<int> chunks;
+          for (int d : divisors(C / Bi))
+            if (d * Bi <= 512) chunks.insert(d * Bi);
+          add("chunk", chunks);
+        }
+      } else {
+        add("vector", widths);
+        add("tile_x", range(1, 4));
+        add("tile_k", range(1, std::min(16, o.channels)));
+      }
+      break;
+    case Family::Linear:
+      add("vector", widths);
+      add("tile_x", range(1, 4));
+      add("tile_k", range(1, std::min(8, o.height)));
+      break;
+    default:
+      add("vector", {1, 4, 8, 16});
+      break;
+  }
+  add("parallel", {0, 1});
+}
+
+bool ScheduleSpace::accepts(const Schedule& s) const {
+  if (!schedule_problem(spec_, s).empty()) return false;
+  int acc = 0;
+  if (spec_.family == Family::Conv && spec_.block)
+    acc = s.tile_x * s.tile_k * vectors(spec_.block, isa_);
+  else if (spec_.family == Family::Conv || spec_.family == Family::Linear)
+    acc = s.tile_x * s.tile_k * vectors(s.vector, isa_);
+  return acc <= accumulator_limit(isa_);
+}
+
+std::vector<Schedule> ScheduleSpace::neighbours(const Schedule& s) const {
+  std::vector<Schedule> out;
+  for (const Dim& d : dims_) {
+    const int v = schedule_field(s, d.name);
+    const auto it = std::lower_bound(d.values.begin(), d.values.end(), v);
+    const auto pos = it - d.values.begin();
+    for (auto next : {pos - 1, (it != d.values.end() && *it == v) ? pos + 1 : pos}) {
+      if (next < 0 || next >= static_cast<long>(d.values.size())) continue;
+      Schedule n = s;
+      set_schedule_field(n, d.name, d.values[static_cast<size_t>(next)]);
+      if (accepts(n) && !(n == s)) out.push_back(n);
+    }
+  }
+  return out;
+}
+
+Schedule ScheduleSpace::random(RandomStream& rng) const {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    Schedule s = base_;
+    for (const Dim& d : dims_)
+      set_schedule_field(s, d.name, d.values[rng.next() % d.values.size()]);
+    if (accepts(s)) return s;
+  }
+  return base_;
+}
+
+}  // namespace cnnc::halide

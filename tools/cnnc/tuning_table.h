@@ -1,0 +1,25 @@
+// The per-kernel table of a tuning result, printed by `cnnc tune` at the end
+// and by `cnnc report --tuning-db`.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace cnnc::tool {
+
+struct TuningRow {
+  std::string layers;  ///< "conv2 (+5)"
+  std::string family;  ///< the template
+  int calls = 0;
+  int64_t flops = 0;                    ///< all calls together
+  double default_ms = 0, tuned_ms = 0;  ///< one call; 0: not measured
+  std::string schedule;                 ///< the chosen schedule's key, or a status
+};
+
+/// Rows, then the totals over all calls; "% peak" divides by `peak_gflops`
+/// (0: no such column).
+void print_tuning_table(const std::vector<TuningRow>& rows, double peak_gflops, std::FILE* out);
+
+}  // namespace cnnc::tool
