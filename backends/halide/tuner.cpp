@@ -213,7 +213,9 @@ void run_job(const Job& job, const TuneOptions& o, TuningRecord& r) {
   }
 }
 
-std::string layers_of(const LoweredModel& m, size_t spec, int& calls, int64_t& flops) {
+}  // namespace
+
+std::string kernel_layers(const LoweredModel& m, size_t spec, int& calls, int64_t& flops) {
   std::string first;
   calls = 0;
   flops = 0;
@@ -224,6 +226,8 @@ std::string layers_of(const LoweredModel& m, size_t spec, int& calls, int64_t& f
   }
   return calls > 1 ? first + " (+" + std::to_string(calls - 1) + ")" : first;
 }
+
+namespace {
 
 std::string template_name(const KernelSpec& s) {
   return std::string(family_name(s.family)) + (s.block ? "_blocked" : "");
@@ -296,7 +300,7 @@ TuneResult tune(const LoweredModel& m, const TuneOptions& o, const std::string& 
   for (size_t i = 0; i < n && !interrupted(); ++i) {
     KernelResult& k = result.kernels[i];
     k.spec = i;
-    k.layers = layers_of(m, i, k.calls, k.flops);
+    k.layers = kernel_layers(m, i, k.calls, k.flops);
     progress.kernel = static_cast<int>(i + 1);
     progress.layer = k.layers;
     progress.trial = progress.trials = 0;

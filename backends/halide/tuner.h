@@ -72,6 +72,10 @@ ScheduleFn chosen_schedules(const LoweredModel& m, const TuneResult& results,
 
 namespace cnnc::halide {
 
+/// The layers kernel `spec` computes ("conv2 (+5)": the first and how many
+/// more), its number of calls and their FLOPs together.
+std::string kernel_layers(const LoweredModel& m, size_t spec, int& calls, int64_t& flops);
+
 /// Why this CPU cannot run code for `target` ("" when it can): tuning
 /// measures on the machine it runs on.
 std::string cannot_run_here(const std::string& target);

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -20,6 +19,6 @@ struct TuningRow {
 
 /// Rows, then the totals over all calls; "% peak" divides by `peak_gflops`
 /// (0: no such column).
-void print_tuning_table(const std::vector<TuningRow>& rows, double peak_gflops, std::FILE* out);
+std::string tuning_table(const std::vector<TuningRow>& rows, double peak_gflops);
 
 }  // namespace cnnc::tool

@@ -1,9 +1,15 @@
 #include <iostream>
+#include <nlohmann/json.hpp>
 
+#include "backends/halide/tuner.h"
 #include "ir/analysis.h"
 #include "passes/memory_plan.h"
+#include "tools/cnnc/compile_options.h"
 #include "tools/cnnc/fold_probe.h"
+#include "tools/cnnc/peak_flops.h"
 #include "tools/cnnc/report_format.h"
+#include "tools/cnnc/run_compiled.h"
+#include "tools/cnnc/tuning_table.h"
 #include "tools/cnnc/verbs.h"
 
 namespace cnnc::tool {
@@ -24,13 +30,62 @@ const char* kConventions = R"(conventions:
 
 exit status: 0 ok, 1 invalid input, 2 usage, 3 resource limit, 4 I/O error, 70 internal error
 )";
+
+// The kernels of the optimised graph with what a tuning database records for
+// them: a text table, or (json) an array of objects.
+std::string tuning_section(ir::Graph& opt, const PipelineOptions& pipe, const NetworkOptions& net,
+                           const std::string& db, const std::string& target,
+                           const std::string& format, DiagnosticEngine& diag) {
+  ensure_planned(opt, pipe.no_verify, net.frontend.shapes, diag);
+  halide::LoweredModel m = lower_graph(opt, diag);
+  CompileOptions co;
+  co.target = target;
+  const halide::TargetSet targets = co.targets(diag);
+  auto records = halide::read_tuning_db(db, false, diag);
+  if (!records) throw DiagnosticsAbort{};
+  halide::TunedSchedules tuned(*records, db, m, targets, diag);
+  std::vector<TuningRow> rows;
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < m.specs.size(); ++i) {
+    TuningRow r;
+    r.layers = halide::kernel_layers(m, i, r.calls, r.flops);
+    const halide::TuningRecord* rec = nullptr;
+    for (const std::string& t : targets.targets)
+      if (!rec) rec = tuned.record(m.specs[i], halide::isa_of(t));
+    r.family = rec ? rec->family : "";
+    r.default_ms = rec ? rec->default_ms : 0;
+    r.tuned_ms = rec ? rec->median_ms : 0;
+    r.schedule = rec ? rec->schedule.key() + " (" + rec->target + ")" : "default (no record)";
+    nlohmann::ordered_json j;
+    j["layers"] = r.layers;
+    j["calls"] = r.calls;
+    j["flops"] = r.flops;
+    if (rec) {
+      j["template"] = rec->family;
+      j["target"] = rec->target;
+      j["default_ms"] = rec->default_ms;
+      j["tuned_ms"] = rec->median_ms;
+      j["schedule"] = rec->schedule.key();
+    }
+    list.push_back(j);
+    rows.push_back(r);
+  }
+  if (format == "json") return list.dump();
+  const Peak peak = measure_fp32_peak(CompiledRunOptions{}.thread_count());
+  return "\ntuning database " + db + ": " + std::to_string(tuned.tuned()) + " of " +
+         std::to_string(tuned.variants()) +
+         " kernel variants tuned (times as recorded; % peak of " + "this machine's measured " +
+         std::to_string(static_cast<int>(peak.gflops)) + " GFLOP/s)\n" +
+         tuning_table(rows, peak.gflops);
+}
+
 }  // namespace
 
 int verb_report(const std::vector<std::string>& args) {
   NetworkOptions net_opts;
   PipelineOptions pipe("default");
   WeightsOptions w;
-  std::string net, format = "table", out;
+  std::string net, format = "table", out, tuning_db, target = "default";
   ArgParser p(
       "cnnc report NET [options]",
       "Prints each layer's output shape, activation size, parameters, multiply-adds, FLOPs and\n"
@@ -43,6 +98,19 @@ int verb_report(const std::vector<std::string>& args) {
   p.choice("--format", "output format (default table)", &format,
            {"table", "json", "csv", "markdown"});
   add_output_option(p, "the report", &out);
+  p.option("--tuning-db", "FILE",
+           "also show each kernel's recorded default and tuned times and schedule from a tuning\n"
+           "database (cnnc tune) for the targets of --target",
+           [&](const std::string& v) {
+             tuning_db = v;
+             return v.empty() ? std::string("--tuning-db needs a file") : std::string();
+           });
+  p.option("--target", "T",
+           "with --tuning-db: the compile targets (as cnnc compile; default default)",
+           [&](const std::string& v) {
+             target = v;
+             return std::string();
+           });
   w.add_to(p, /*allow_file=*/true);
   pipe.add_to(p);
   p.epilog(kConventions);
@@ -63,7 +131,19 @@ int verb_report(const std::vector<std::string>& args) {
       if (view.have_weights)
         view.probes = probe_batch_norm_folds(graph, opt, ctx, static_cast<uint64_t>(w.seed));
     }
-    emit_output(out, net, format_report(graph, stats, view, format), diag);
+    std::string text = format_report(graph, stats, view, format);
+    if (!tuning_db.empty()) {
+      const std::string section =
+          tuning_section(opt, pipe, net_opts, tuning_db, target, format, diag);
+      if (format == "json") {
+        nlohmann::ordered_json j = nlohmann::ordered_json::parse(text);
+        j["tuning"] = nlohmann::ordered_json::parse(section);
+        text = j.dump(2) + "\n";
+      } else {
+        text += section;
+      }
+    }
+    emit_output(out, net, text, diag);
   });
 }
 

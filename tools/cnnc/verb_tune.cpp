@@ -79,7 +79,7 @@ int verb_tune(const std::vector<std::string>& args) {
   NetworkOptions net_opts;
   PipelineOptions pipe("default");
   WeightsOptions w;
-  std::string net, output, target = "host", cache_dir;
+  std::string net, output, target = "default", cache_dir;
   double budget = 600, measure = 0.1, compile_timeout = 120, run_timeout = 30;
   int64_t trials = 48, seed = 1, threads = 0;
   bool resume = false, quiet = false;
@@ -101,8 +101,10 @@ int verb_tune(const std::vector<std::string>& args) {
              return v.empty() ? std::string("-o needs a file") : std::string();
            });
   p.option("--target", "T",
-           "the Halide target to tune (default host: this CPU's features); it must run on this "
-           "CPU.\nA record applies only to a compile variant with exactly this target",
+           "the Halide target to tune: default (the variant of cnnc compile's default build that\n"
+           "this CPU runs), host (exactly this CPU's features; compile with --target host too) or "
+           "one\nHalide target this CPU runs. A record applies only to a variant with exactly this "
+           "target",
            [&](const std::string& v) {
              target = v;
              return std::string();
@@ -161,6 +163,14 @@ int verb_tune(const std::vector<std::string>& args) {
     std::string error;
     auto set = halide::TargetSet::parse(target, error);
     if (!set) diag.fatal({}, "--target: " + error, {}, ExitCode::Usage);
+    if (target == "default") {
+      // The variant this CPU dispatches to: the first it can run.
+      for (const std::string& t : set->targets)
+        if (halide::cannot_run_here(halide::tuning_target(t)).empty()) {
+          set->targets = {t};
+          break;
+        }
+    }
     if (set->targets.size() != 1)
       diag.fatal({}, "--target: cnnc tune measures one target at a time (e.g. host)", {},
                  ExitCode::Usage);
@@ -292,7 +302,7 @@ int verb_tune(const std::vector<std::string>& args) {
         "reused; %d kernels faster than their default\n",
         result.kernels.size(), tuned_target.c_str(), tune_s, total_trials, failed, result.measured,
         result.reused, changed);
-    print_tuning_table(rows, peak.gflops, stdout);
+    std::fputs(tuning_table(rows, peak.gflops).c_str(), stdout);
     std::printf(
         "peak %.1f GFLOP/s (%s, %d threads, measured); tuned network matches the reference "
         "backend (max |diff| %.3g, tolerance %.3g)\n",
