@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cnnrt_model.h"
+#include "thread_pool.h"
 
 struct cnnc_model;
 
@@ -19,12 +20,7 @@ void cnnrt_set_error(struct cnnc_model* m, const char* fmt, ...)
 int cnnrt_load_weights(const cnnrt_model_desc* d, const char* path, uint8_t** out, char* why,
                        size_t why_size);
 
-/* The thread pool (thread_pool.c): installed as Halide's do_par_for with one
- * thread per core; resized while no run is in progress; its workers spin
- * between run_begin and run_end and sleep otherwise. */
+/* The thread pool (thread_pool.h), installed as Halide's do_par_for. */
 void cnnrt_pool_install(void);
-void cnnrt_pool_set_threads(int threads);
-void cnnrt_pool_run_begin(void);
-void cnnrt_pool_run_end(void);
 
 #endif

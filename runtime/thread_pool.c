@@ -23,11 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "HalideRuntime.h"
-#include "cnnrt_internal.h"
-
-extern int halide_default_do_par_for(void* user_context, halide_task_t task, int min, int size,
-                                     uint8_t* closure);
+#include "thread_pool.h"
 
 #define MAX_WORKERS 255
 
@@ -45,7 +41,7 @@ static struct {
   atomic_int done;           /* items finished of the current loop */
   atomic_int error;
   /* The current loop; written before seq is published, read after. */
-  _Atomic(halide_task_t) task;
+  _Atomic(cnnrt_task_fn) task;
   _Atomic(void*) user_context;
   _Atomic(uint8_t*) closure;
   atomic_int min, size;
@@ -55,6 +51,17 @@ static struct {
 
 static _Thread_local int in_task = 0;
 
+/* Loops that cannot use the pool (nested, or the pool is taken). */
+static cnnrt_par_for_fn fallback = NULL;
+
+static int serial_par_for(void* uc, cnnrt_task_fn task, int min, int size, uint8_t* closure) {
+  for (int i = min; i < min + size; ++i) {
+    const int rc = task(uc, i, closure);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -63,7 +70,7 @@ static inline void cpu_relax(void) {
 
 /* Runs items of loop `seq` until none is left; returns when the ticket moved on. */
 static void run_items(uint64_t seq) {
-  halide_task_t task = atomic_load(&pool.task);
+  cnnrt_task_fn task = atomic_load(&pool.task);
   void* uc = atomic_load(&pool.user_context);
   uint8_t* closure = atomic_load(&pool.closure);
   const int min = atomic_load(&pool.min), size = atomic_load(&pool.size);
@@ -147,9 +154,9 @@ void cnnrt_pool_run_begin(void) { atomic_fetch_add(&pool.active_runs, 1); }
 
 void cnnrt_pool_run_end(void) { atomic_fetch_sub(&pool.active_runs, 1); }
 
-static int pool_do_par_for(void* uc, halide_task_t task, int min, int size, uint8_t* closure) {
+int cnnrt_pool_do_par_for(void* uc, cnnrt_task_fn task, int min, int size, uint8_t* closure) {
   if (in_task || pool.workers == 0 || size <= 1 || pthread_mutex_trylock(&pool.loop_lock) != 0)
-    return halide_default_do_par_for(uc, task, min, size, closure);
+    return (fallback ? fallback : serial_par_for)(uc, task, min, size, closure);
   atomic_store(&pool.task, task);
   atomic_store(&pool.user_context, uc);
   atomic_store(&pool.closure, closure);
@@ -174,8 +181,8 @@ static int pool_do_par_for(void* uc, halide_task_t task, int min, int size, uint
   return rc;
 }
 
-void cnnrt_pool_install(void) {
-  halide_set_custom_do_par_for(pool_do_par_for);
+void cnnrt_pool_start(cnnrt_par_for_fn fallback_fn) {
+  fallback = fallback_fn;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   cnnrt_pool_set_threads(cores > 0 ? (int)cores : 1);
 }

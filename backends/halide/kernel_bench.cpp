@@ -6,8 +6,24 @@
 
 #include "backends/halide/templates.h"
 #include "support/random.h"
+#include "thread_pool.h"
 
 namespace cnnc::halide {
+
+namespace {
+
+// Parallel loops on the runtime's pool, as in a compiled library.
+int pool_par_for(Halide::JITUserContext* uc, int (*task)(Halide::JITUserContext*, int, uint8_t*),
+                 int min, int size, uint8_t* closure) {
+  return cnnrt_pool_do_par_for(uc, reinterpret_cast<cnnrt_task_fn>(task), min, size, closure);
+}
+
+}  // namespace
+
+void use_runtime_pool(int threads) {
+  cnnrt_pool_start(nullptr);
+  if (threads > 0) cnnrt_pool_set_threads(threads);
+}
 
 struct JitKernel::Impl {
   Halide::Pipeline pipeline;
@@ -52,6 +68,7 @@ JitKernel::JitKernel(const KernelSpec& spec, const Schedule& s, const std::strin
     b.args[a].set(impl_->buffers[a]);
   }
   impl_->pipeline = Halide::Pipeline(b.output);
+  impl_->pipeline.jit_handlers().custom_do_par_for = pool_par_for;
   impl_->pipeline.compile_jit(impl_->target);
 }
 
@@ -61,6 +78,8 @@ void JitKernel::run() { impl_->run(); }
 
 std::vector<double> JitKernel::time(double seconds, int min_runs, int max_runs) {
   using clock = std::chrono::steady_clock;
+  // Workers spin between runs, as between the kernels of a library's run.
+  cnnrt_pool_run_begin();
   const auto warm_end = clock::now() + std::chrono::duration<double>(seconds);
   do run();
   while (clock::now() < warm_end);
@@ -72,6 +91,7 @@ std::vector<double> JitKernel::time(double seconds, int min_runs, int max_runs) 
     run();
     ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
   }
+  cnnrt_pool_run_end();
   return ms;
 }
 

@@ -12,6 +12,12 @@
 
 namespace cnnc::halide {
 
+/// Runs the parallel loops of every JitKernel made afterwards in this
+/// process on the compiled libraries' thread pool (runtime/thread_pool.h)
+/// with `threads` threads (0: one per core), so candidates are timed as the
+/// library will run them.
+void use_runtime_pool(int threads);
+
 class JitKernel {
  public:
   /// Builds `spec` with `s` and compiles it for `target` (a Halide target this

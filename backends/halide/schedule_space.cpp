@@ -177,6 +177,15 @@ std::vector<Schedule> ScheduleSpace::neighbours(const Schedule& s) const {
       if (next < 0 || next >= static_cast<long>(d.values.size())) continue;
       Schedule n = s;
       set_schedule_field(n, d.name, d.values[static_cast<size_t>(next)]);
+      // A wider channel tile that overflows the registers takes a narrower
+      // pixel tile (k1 x5 -> k2 x3): register tiles trade one for the other.
+      if (!accepts(n) && d.name != "tile_x") {
+        for (const Dim& x : dims_) {
+          if (x.name != "tile_x") continue;
+          for (auto w = x.values.rbegin(); w != x.values.rend() && !accepts(n); ++w)
+            if (*w < n.tile_x) n.tile_x = *w;
+        }
+      }
       if (accepts(n) && !(n == s)) out.push_back(n);
     }
   }

@@ -40,7 +40,8 @@ class ScheduleSpace {
   /// accumulators fit the ISA's vector registers.
   bool accepts(const Schedule& s) const;
   /// The accepted schedules one step from `s`: one parameter moved to the
-  /// next smaller or larger candidate value.
+  /// next smaller or larger candidate value (and the pixel tile narrowed
+  /// where the register tile would overflow otherwise).
   std::vector<Schedule> neighbours(const Schedule& s) const;
   /// An accepted schedule with every parameter drawn from its candidates
   /// (`base` when 100 draws find none).

@@ -166,6 +166,7 @@ void run_job(const Job& job, const TuneOptions& o, TuningRecord& r) {
     const int err = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (err >= 0) dup2(err, 2);
     if (o.threads > 0) setenv("HL_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
+    use_runtime_pool(o.threads);
     worker(job, o, fds[1]);
   }
   close(fds[1]);
@@ -286,6 +287,12 @@ TuneResult tune(const LoweredModel& m, const TuneOptions& o, const std::string& 
     const auto t0 = Clock::now();
     run_job(job, o, r);
     r.wall_s = since(t0);
+    // An interrupt (Ctrl-C reaches the worker too) says nothing about the
+    // candidate: not recorded, so --resume measures it again.
+    if (interrupted()) {
+      r.status = "interrupted";
+      return r;
+    }
     ++result.measured;
     ++progress.measured;
     if (o.record) o.record(r);
@@ -364,7 +371,11 @@ TuneResult tune(const LoweredModel& m, const TuneOptions& o, const std::string& 
         result.budget_exhausted = true;
         break;
       }
+      // Mostly neighbours of the best so far; every fourth candidate a random
+      // one, so the search can leave a local optimum.
       std::optional<Schedule> next;
+      if (t % 4 == 3)
+        if (Schedule s = space.random(rng); fresh(s)) next = s;
       while (!queue.empty() && !next) {
         if (fresh(queue.back())) next = queue.back();
         queue.pop_back();
