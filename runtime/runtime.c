@@ -81,7 +81,8 @@ extern int halide_default_do_par_for(void* user_context, halide_task_t task, int
                                      uint8_t* closure);
 
 void cnnrt_pool_install(void) {
-  halide_set_custom_do_par_for((int (*)(void*, halide_task_t, int, int, uint8_t*))cnnrt_pool_do_par_for);
+  halide_set_custom_do_par_for(
+      (int (*)(void*, halide_task_t, int, int, uint8_t*))cnnrt_pool_do_par_for);
   cnnrt_pool_start((cnnrt_par_for_fn)halide_default_do_par_for);
 }
 

@@ -65,6 +65,7 @@ std::optional<TuningRecord> parse_record(const std::string& line) {
     r.max_diff = j.value("max_diff", 0.0);
     r.default_ms = j.value("default_ms", 0.0);
     r.seed = j.value("seed", uint64_t{0});
+    r.round = j.value("round", 0);
     r.date = j.value("date", std::string());
     r.message = j.value("message", std::string());
     return r;
@@ -102,6 +103,7 @@ std::string TuningRecord::json_line() const {
   j["max_diff"] = max_diff;
   if (kind == "best") j["default_ms"] = round4(default_ms);
   j["seed"] = seed;
+  if (round) j["round"] = round;
   j["date"] = date;
   if (!message.empty()) j["message"] = message;
   return j.dump(-1, ' ', /*ensure_ascii=*/true, Json::error_handler_t::replace) + "\n";

@@ -266,6 +266,7 @@ int verb_tune(const std::vector<std::string>& args) {
       if (k.def.status != "ok") continue;
       halide::TuningRecord best = k.best;
       best.kind = "best";
+      best.round = 0;
       best.default_ms = k.def.median_ms;
       best.date = date;
       o.record(best);
