@@ -157,6 +157,16 @@ void cnnrt_pool_run_end(void) { atomic_fetch_sub(&pool.active_runs, 1); }
 int cnnrt_pool_do_par_for(void* uc, cnnrt_task_fn task, int min, int size, uint8_t* closure) {
   if (in_task || pool.workers == 0 || size <= 1 || pthread_mutex_trylock(&pool.loop_lock) != 0)
     return (fallback ? fallback : serial_par_for)(uc, task, min, size, closure);
+  /* The new loop's ticket first, then its fields, then its sequence number.
+   * A worker still in run_items for the previous loop may read some of the
+   * new fields (a larger size) with that loop's exhausted ticket; had the
+   * ticket still been the old one, it could claim an item past the old
+   * loop's end and run it with mixed state, counting it in the new loop's
+   * `done` (wrong results at 16 threads, seen on a 16-core AVX-512 machine).
+   * Reading any new field implies reading the new ticket, which the old
+   * loop's workers refuse. */
+  const uint64_t seq = atomic_load(&pool.seq) + 1;
+  atomic_store(&pool.ticket, seq << 32);
   atomic_store(&pool.task, task);
   atomic_store(&pool.user_context, uc);
   atomic_store(&pool.closure, closure);
@@ -164,8 +174,6 @@ int cnnrt_pool_do_par_for(void* uc, cnnrt_task_fn task, int min, int size, uint8
   atomic_store(&pool.size, size);
   atomic_store(&pool.done, 0);
   atomic_store(&pool.error, 0);
-  const uint64_t seq = atomic_load(&pool.seq) + 1;
-  atomic_store(&pool.ticket, seq << 32);
   atomic_store(&pool.seq, seq);
   if (atomic_load(&pool.sleeping) > 0) wake_workers();
   run_items(seq);

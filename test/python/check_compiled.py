@@ -10,6 +10,11 @@ multi-target library, and a few networks also the SSE4.1 and AVX2 fallbacks
 alone, so the variants a CPU without AVX-512 dispatches to are run too.
 --full adds ResNet-18 and MobileNetV2 at 224x224. Kernels are cached in
 --cache (shared by the cases: most layers repeat).
+
+--bundle DIR instead writes, per case, the default multi-target library, its
+inputs and the reference backend's outputs into DIR, for check_bundle.py to
+run on another machine without cnnc (e.g. one with AVX-512, whose kernel
+variants a machine without it never runs).
 """
 import argparse
 import json
@@ -66,6 +71,34 @@ class Runner:
         diff, tol = float(m.group(1)), float(m.group(2))
         return r.returncode == 0 and diff <= tol, diff / tol, f"max |compiled - reference| = {diff:.3g}"
 
+    def bundle(self, net, name, out):
+        """Writes out/lib.so (default targets), in_*.npy, ref_*.npy and case.json."""
+        self.n += 1
+        d = os.path.join(self.tmp, str(self.n))
+        os.makedirs(d)
+        os.makedirs(out)
+        if isinstance(net, dict):
+            json.dump(net, open(f"{d}/net.json", "w"))
+            src = f"{d}/net.json"
+        else:
+            open(f"{d}/net.cnnir", "w").write(net)
+            src = f"{d}/net.cnnir"
+        subprocess.run([self.cnnc, "dump-ir", src, "-o", f"{d}/canon.cnnir"], check=True, capture_output=True)
+        g = ct.Graph(open(f"{d}/canon.cnnir").read())
+        rng = np.random.RandomState(self.n)
+        ct.write_safetensors(f"{d}/w.safetensors", ct.random_weights(g, rng))
+        subprocess.run([self.cnnc, "compile", src, "--weights", f"{d}/w.safetensors", "--target", "default",
+                        "--cache-dir", self.cache, "--quiet", "-o", f"{out}/lib.so"], check=True, capture_output=True)
+        args = [self.cnnc, "run", src, "--weights", f"{d}/w.safetensors"]
+        for i, (iname, shape) in enumerate(g.inputs):
+            np.save(f"{out}/in_{i}.npy", rng.standard_normal(shape).astype(np.float32))
+            args += ["--input", f"{iname}={out}/in_{i}.npy"]
+        for i, oname in enumerate(g.outputs):
+            args += ["--output", f"{oname}={out}/ref_{i}.npy"]
+        subprocess.run(args, check=True, capture_output=True)
+        json.dump({"name": name, "inputs": [n for n, _ in g.inputs], "outputs": g.outputs},
+                  open(f"{out}/case.json", "w"))
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -75,6 +108,9 @@ def main():
     ap.add_argument("--full", action="store_true", help="also ResNet-18 and MobileNetV2 at 224x224")
     ap.add_argument("--networks-only", action="store_true")
     ap.add_argument("--filter", default="")
+    ap.add_argument("--bundle", default="", help="write the cases for check_bundle.py into this directory")
+    ap.add_argument("--bundle-filter", default=r"blocked|linear|chain|mobile|network (lenet5|squeezenet1_1|mobilenet_v2|googlenet|resnet18) at",
+                    help="regular expression: the cases bundled")
     args = ap.parse_args()
     cases = []
     if not args.networks_only:
@@ -92,6 +128,16 @@ def main():
     if args.full:
         for n in ("resnet18", "mobilenet_v2"):
             cases.append((f"network {n} full size", json.load(open(f"{args.examples}/{n}.json")), "default"))
+    if args.bundle:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = Runner(args.cnnc, tmp, args.cache)
+            picked = [(n, net) for n, net, target in cases
+                      if target == "default" or target == "host"
+                      if re.search(args.bundle_filter, n) and args.filter in n]
+            for i, (name, net) in enumerate(picked):
+                r.bundle(net, name, os.path.join(args.bundle, f"case{i:03d}"))
+                print(f"bundled {name}", flush=True)
+        return 0
     failures, total, worst_all = [], 0, (0.0, "")
     with tempfile.TemporaryDirectory() as tmp:
         r = Runner(args.cnnc, tmp, args.cache)
