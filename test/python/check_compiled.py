@@ -44,8 +44,9 @@ class Runner:
     def __init__(self, cnnc, tmp, cache):
         self.cnnc, self.tmp, self.cache, self.n = cnnc, tmp, cache, 0
 
-    def check(self, net, target, seed=0):
-        """Returns (passed, ratio of the tolerance, message)."""
+    def prepare(self, net, seed=0):
+        """A fresh directory with the network, its parsed canonical IR, seeded
+        random weights (w.safetensors) and the stream that continues them."""
         self.n += 1
         d = os.path.join(self.tmp, str(self.n))
         os.makedirs(d)
@@ -59,6 +60,11 @@ class Runner:
         g = ct.Graph(open(f"{d}/canon.cnnir").read())
         rng = np.random.RandomState(seed + self.n)
         ct.write_safetensors(f"{d}/w.safetensors", ct.random_weights(g, rng))
+        return d, src, g, rng
+
+    def check(self, net, target, seed=0):
+        """Returns (passed, ratio of the tolerance, message)."""
+        d, src, g, rng = self.prepare(net, seed)
         args = [self.cnnc, "run", src, "--weights", f"{d}/w.safetensors", "--backend", "compiled", "--check",
                 "--target", target, "--cache-dir", self.cache, "--quiet"]
         for name, shape in g.inputs:
@@ -73,20 +79,8 @@ class Runner:
 
     def bundle(self, net, name, out):
         """Writes out/lib.so (default targets), in_*.npy, ref_*.npy and case.json."""
-        self.n += 1
-        d = os.path.join(self.tmp, str(self.n))
-        os.makedirs(d)
+        d, src, g, rng = self.prepare(net)
         os.makedirs(out)
-        if isinstance(net, dict):
-            json.dump(net, open(f"{d}/net.json", "w"))
-            src = f"{d}/net.json"
-        else:
-            open(f"{d}/net.cnnir", "w").write(net)
-            src = f"{d}/net.cnnir"
-        subprocess.run([self.cnnc, "dump-ir", src, "-o", f"{d}/canon.cnnir"], check=True, capture_output=True)
-        g = ct.Graph(open(f"{d}/canon.cnnir").read())
-        rng = np.random.RandomState(self.n)
-        ct.write_safetensors(f"{d}/w.safetensors", ct.random_weights(g, rng))
         subprocess.run([self.cnnc, "compile", src, "--weights", f"{d}/w.safetensors", "--target", "default",
                         "--cache-dir", self.cache, "--quiet", "-o", f"{out}/lib.so"], check=True, capture_output=True)
         args = [self.cnnc, "run", src, "--weights", f"{d}/w.safetensors"]
