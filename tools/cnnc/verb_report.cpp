@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -72,11 +73,12 @@ std::string tuning_section(ir::Graph& opt, const PipelineOptions& pipe, const Ne
   }
   if (format == "json") return list.dump();
   const Peak peak = measure_fp32_peak(CompiledRunOptions{}.thread_count());
-  return "\ntuning database " + db + ": " + std::to_string(tuned.tuned()) + " of " +
-         std::to_string(tuned.variants()) +
-         " kernel variants tuned (times as recorded; % peak of " + "this machine's measured " +
-         std::to_string(static_cast<int>(peak.gflops)) + " GFLOP/s)\n" +
-         tuning_table(rows, peak.gflops);
+  char head[256];
+  std::snprintf(head, sizeof head,
+                "\ntuning database %s: %d of %d kernel variants tuned (times as recorded; %% peak "
+                "of this machine's measured %.0f GFLOP/s)\n",
+                db.c_str(), tuned.tuned(), tuned.variants(), peak.gflops);
+  return head + tuning_table(rows, peak.gflops);
 }
 
 }  // namespace
