@@ -460,9 +460,15 @@ ir::Value* SpecBuilder::build_layer(const json::Value& l, Scope& scope, ir::Valu
     return nullptr;
   }
   auto op = ir::op_from_name(type->text);
+  if (op && ir::op_info(*op).role != ir::OpRole::Layer) {
+    diag().error(c_.at(type->pos, scope.frame),
+                 "layer " + q(full) + ": \"" + type->text +
+                     "\" is made by cnnc's training pipeline (autodiff) and is not a layer type");
+    return nullptr;
+  }
   const BlockDef* block = op ? nullptr : blocks_.find(type->text);
   if (!op && !block) {
-    std::vector<std::string> all = ir::all_op_names();
+    std::vector<std::string> all = ir::all_op_names(/*layers_only=*/true);
     for (const auto& b : blocks_.names()) all.push_back(b);
     diag().error(c_.at(type->pos, scope.frame), "layer " + q(full) + ": unknown type \"" +
                                                     type->text + "\"" +

@@ -70,7 +70,11 @@ GraphStats analyze(const Graph& g) {
       slot = sat_add(slot, elements(p));
     }
     const Shape& x = ops->data[0]->type.shape;
-    int64_t out = elements(n.output());
+    // A backward op costs about twice its forward op (the gradients of the
+    // input and of the weights), counted from the forward result y.
+    const bool grad = is_grad(n.op);
+    const OpKind op = op_info(n.op).forward;
+    int64_t out = grad ? elements(ops->data[ops->data.size() - 2]) : elements(n.output());
     ReceptiveField in_rf;
     for (const Value* d : ops->data) {
       const ReceptiveField& r = rf[d];
@@ -80,7 +84,7 @@ GraphStats analyze(const Graph& g) {
       in_rf.jump_w = std::max(in_rf.jump_w, r.jump_w);
     }
     row.rf = in_rf;
-    switch (n.op) {
+    switch (op) {
       case OpKind::Conv2d: {
         const auto& a = n.as<Conv2dAttrs>();
         int64_t per_out = sat_mul(sat_mul(x[1] / a.groups, a.kernel.h), a.kernel.w);
@@ -102,9 +106,8 @@ GraphStats analyze(const Graph& g) {
         break;
       case OpKind::MaxPool:
       case OpKind::AvgPool: {
-        const PoolAttrs& p =
-            n.op == OpKind::MaxPool ? n.as<PoolAttrs>() : n.as<AvgPoolAttrs>().pool;
-        row.flops = sat_mul(p.kernel.h * p.kernel.w + (n.op == OpKind::AvgPool ? 1 : 0), out);
+        const PoolAttrs& p = op == OpKind::MaxPool ? n.as<PoolAttrs>() : n.as<AvgPoolAttrs>().pool;
+        row.flops = sat_mul(p.kernel.h * p.kernel.w + (op == OpKind::AvgPool ? 1 : 0), out);
         row.rf = grow(in_rf, p.kernel, p.stride, Hw{1, 1});
         break;
       }
@@ -136,9 +139,25 @@ GraphStats analyze(const Graph& g) {
         row.flops = out;
         // In place when nothing else reads the input (never a caller's buffer).
         const Value* in = ops->data[0];
-        row.in_place = uses[in] == 1 && !graph_io.count(in) && !graph_io.count(n.output());
+        row.in_place = !grad && uses[in] == 1 && !graph_io.count(in) && !graph_io.count(n.output());
         break;
       }
+      case OpKind::SoftmaxCrossEntropy:
+      case OpKind::MseLoss:
+        row.flops = sat_mul(3, elements(ops->data[0]));
+        break;
+      case OpKind::SgdUpdate:
+        row.flops = sat_mul(4, elements(ops->data[0]));
+        break;
+      case OpKind::AdamUpdate:
+        row.flops = sat_mul(12, elements(ops->data[0]));
+        break;
+      default:
+        CNNC_INTERNAL_ERROR() << "analyze: no cost for '" << op_name(op) << "'";
+    }
+    if (grad) {
+      row.macs = sat_mul(2, row.macs);
+      row.flops = sat_mul(2, row.flops);
     }
     row.flops = sat_add(row.flops, epilogue_flops(n.attrs, out));
     for (const Value* o : n.outputs) rf[o] = row.rf;

@@ -16,13 +16,14 @@ std::string Rule::describe() const {
 
 Attrs default_attrs(OpKind k) {
   switch (k) {
-#define OP(Enum, name, AttrT, fusion, act) \
-  case OpKind::Enum:                       \
+#define OP(Enum, name, AttrT, fusion, act, role) \
+  case OpKind::Enum:                             \
     return AttrT{};
 #include "ir/op_defs.def"
 #undef OP
+    default:  // a backward op has its forward op's attributes
+      return default_attrs(op_info(k).forward);
   }
-  return NoAttrs{};
 }
 
 const Epilogue* epilogue_of(const Attrs& a) {
@@ -113,7 +114,13 @@ std::vector<AttrProblem> check_attrs(OpKind k, const Attrs& a) {
   if (auto* d = std::get_if<AddAttrs>(&a); d && d->epilogue.residual) {
     out.push_back({"epilogue", "add cannot have a residual epilogue"});
   }
-  (void)k;
+  if (auto* d = std::get_if<SgdAttrs>(&a); d && d->nesterov && d->momentum == 0) {
+    out.push_back({"nesterov", "nesterov needs a momentum above 0 (as PyTorch)"});
+  }
+  if (const Epilogue* e = epilogue_of(a); e && !e->empty() && is_grad(k)) {
+    out.push_back({"epilogue", std::string(op_name(k)) +
+                                   " cannot have an epilogue (autodiff runs before fusion)"});
+  }
   return out;
 }
 

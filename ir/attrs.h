@@ -257,10 +257,40 @@ struct SoftmaxAttrs {
   }
 };
 
+/// sgd_update (see op_defs.def).
+struct SgdAttrs {
+  double momentum = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v("momentum", s.momentum, Rule::range(0, 1, /*h_open=*/true));
+    v("weight_decay", s.weight_decay, Rule::at_least(0));
+    v("nesterov", s.nesterov, Rule::any());
+  }
+};
+
+/// adam_update (see op_defs.def); decoupled weight decay is AdamW.
+struct AdamAttrs {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled = false;
+  template <class Self, class V>
+  static void fields(Self& s, V&& v) {
+    v("beta1", s.beta1, Rule::range(0, 1, /*h_open=*/true));
+    v("beta2", s.beta2, Rule::range(0, 1, /*h_open=*/true));
+    v("eps", s.eps, Rule::greater_than(0));
+    v("weight_decay", s.weight_decay, Rule::at_least(0));
+    v("decoupled", s.decoupled, Rule::any());
+  }
+};
+
 /// One alternative per distinct attribute struct.
 using Attrs = std::variant<NoAttrs, Conv2dAttrs, BatchNormAttrs, LeakyReluAttrs, EluAttrs,
                            ClipAttrs, PoolAttrs, AvgPoolAttrs, LrnAttrs, DropoutAttrs, LinearAttrs,
-                           ConcatAttrs, AddAttrs, SoftmaxAttrs>;
+                           ConcatAttrs, AddAttrs, SoftmaxAttrs, SgdAttrs, AdamAttrs>;
 
 /// The attributes of op `k` with every field at its default.
 Attrs default_attrs(OpKind k);

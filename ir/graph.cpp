@@ -21,6 +21,14 @@ const char* param_suffix(ParamRole r) {
       return "running_mean";
     case ParamRole::RunningVar:
       return "running_var";
+    case ParamRole::Updated:
+      return "updated";
+    case ParamRole::Momentum:
+      return "momentum";
+    case ParamRole::AdamM:
+      return "adam_m";
+    case ParamRole::AdamV:
+      return "adam_v";
   }
   return "?";
 }

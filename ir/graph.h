@@ -30,13 +30,25 @@ class Node;
 enum class ValueKind : uint8_t { Input, Param, Result };
 
 /// What a parameter is for; it decides its initialisation and its name suffix.
-enum class ParamRole : uint8_t { Weight, Bias, Gamma, Beta, RunningMean, RunningVar };
+/// Updated: the parameter an optimizer op updates (any of the trainable roles);
+/// Momentum, AdamM, AdamV: optimizer state, named "<parameter>.<suffix>".
+enum class ParamRole : uint8_t {
+  Weight,
+  Bias,
+  Gamma,
+  Beta,
+  RunningMean,
+  RunningVar,
+  Updated,
+  Momentum,
+  AdamM,
+  AdamV
+};
 const char* param_suffix(ParamRole r);  ///< "weight", "bias", "gamma", ...
-/// False for state that training updates without gradients (BN running statistics),
-/// which PyTorch keeps as buffers rather than parameters.
-inline bool is_trainable(ParamRole r) {
-  return r != ParamRole::RunningMean && r != ParamRole::RunningVar;
-}
+/// True for what gradients train. False for state that training updates
+/// without gradients (BN running statistics, which PyTorch keeps as buffers
+/// rather than parameters) and for optimizer state.
+inline bool is_trainable(ParamRole r) { return r <= ParamRole::Beta || r == ParamRole::Updated; }
 
 class Value {
  public:

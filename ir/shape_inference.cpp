@@ -15,18 +15,37 @@ SourceLoc ShapeContext::where(std::string_view attr) const {
 }
 
 Arity data_arity(OpKind op) {
+  if (is_grad(op)) {  // the forward inputs, y, then dy unless it is a loss's
+    const int extra = -forward_data_inputs(op, 0);
+    Arity a = data_arity(op_info(op).forward);
+    return {a.min + extra, a.max < 0 ? -1 : a.max + extra};
+  }
   switch (op) {
     case OpKind::Add:
       return {2, -1};
     case OpKind::Concat:
       return {1, -1};
+    case OpKind::SoftmaxCrossEntropy:
+    case OpKind::MseLoss:
+    case OpKind::SgdUpdate:
+      return {2, 2};
+    case OpKind::AdamUpdate:
+      return {3, 3};
     default:
       return {1, 1};
   }
 }
 
+int forward_data_inputs(OpKind grad, int data_inputs) {
+  return data_inputs - (op_info(op_info(grad).forward).role == OpRole::Loss ? 1 : 2);
+}
+
+int differentiable_inputs(OpKind forward, int data_inputs) {
+  return op_info(forward).role == OpRole::Loss ? 1 : data_inputs;
+}
+
 std::vector<ParamRole> param_roles(OpKind op, const Attrs& attrs) {
-  switch (op) {
+  switch (op_info(op).forward) {
     case OpKind::Conv2d:
       if (std::get<Conv2dAttrs>(attrs).bias) return {ParamRole::Weight, ParamRole::Bias};
       return {ParamRole::Weight};
@@ -35,6 +54,11 @@ std::vector<ParamRole> param_roles(OpKind op, const Attrs& attrs) {
       return {ParamRole::Weight};
     case OpKind::BatchNorm:
       return {ParamRole::Gamma, ParamRole::Beta, ParamRole::RunningMean, ParamRole::RunningVar};
+    case OpKind::SgdUpdate:
+      if (std::get<SgdAttrs>(attrs).momentum > 0) return {ParamRole::Updated, ParamRole::Momentum};
+      return {ParamRole::Updated};
+    case OpKind::AdamUpdate:
+      return {ParamRole::Updated, ParamRole::AdamM, ParamRole::AdamV};
     default:
       return {};
   }
@@ -352,6 +376,68 @@ std::optional<OpShapes> infer_concat(Inferer& I, const ConcatAttrs& a) {
   return OpShapes{{{DType::F32, out}}, {}};
 }
 
+std::optional<OpShapes> infer_loss(Inferer& I, OpKind op) {
+  const Shape& p = I.in_[0].shape;
+  const Shape& t = I.in_[1].shape;
+  if (op == OpKind::SoftmaxCrossEntropy) {
+    if (p.rank() != 2 || t.rank() != 1 || t[0] != p[0]) {
+      I.error("", "softmax_cross_entropy needs logits [N, K] and labels [N], got " + p.str() +
+                      " and " + t.str());
+      return std::nullopt;
+    }
+  } else if (p != t) {
+    I.error("", "mse_loss needs predictions and targets of one shape, got " + p.str() + " and " +
+                    t.str());
+    return std::nullopt;
+  }
+  return OpShapes{{{DType::F32, Shape{{1}}}}, {}};
+}
+
+// An optimizer step: the gradient's type for the parameter, its state and
+// every result; lr and t are [1].
+std::optional<OpShapes> infer_update(Inferer& I, OpKind op, const Attrs& attrs) {
+  for (size_t i = 1; i < I.in_.size(); ++i) {
+    if (I.in_[i].shape != Shape{{1}}) {
+      I.error("", std::string(op_name(op)) + ": '" + I.input_name(i) + "' must be f32[1], got " +
+                      I.in_[i].str());
+      return std::nullopt;
+    }
+  }
+  OpShapes r;
+  for (ParamRole role : param_roles(op, attrs)) {
+    r.params.push_back({role, I.in_[0].shape});
+    r.outputs.push_back(I.in_[0]);
+  }
+  return r;
+}
+
+std::optional<OpShapes> dispatch(Inferer& I, OpKind op, const Attrs& attrs);
+
+// A backward op: the forward op's shapes from the forward inputs, y and dy of
+// the forward result's type; results typed like the differentiable inputs and
+// the trainable parameters.
+std::optional<OpShapes> infer_grad(Inferer& I, OpKind op, const Attrs& attrs, ShapeContext& ctx) {
+  const OpKind fwd = op_info(op).forward;
+  const size_t nf = static_cast<size_t>(forward_data_inputs(op, static_cast<int>(I.in_.size())));
+  Inferer F(fwd, I.in_.first(nf), ctx);
+  auto f = dispatch(F, fwd, attrs);
+  if (!f || !F.ok()) return std::nullopt;
+  const TensorType& y = I.in_[nf];
+  const TensorType& dy = nf + 1 < I.in_.size() ? I.in_[nf + 1] : y;
+  if (y != f->outputs[0] || dy != y) {
+    I.error("", std::string(op_name(op)) + ": y " + y.str() + " and dy " + dy.str() +
+                    " must both be the forward result " + f->outputs[0].str());
+    return std::nullopt;
+  }
+  OpShapes r;
+  const int nd = differentiable_inputs(fwd, static_cast<int>(nf));
+  for (int i = 0; i < nd; ++i) r.outputs.push_back(I.in_[static_cast<size_t>(i)]);
+  for (const ParamSpec& p : f->params)
+    if (is_trainable(p.role)) r.outputs.push_back({DType::F32, p.shape});
+  r.params = std::move(f->params);
+  return r;
+}
+
 std::optional<OpShapes> dispatch(Inferer& I, OpKind op, const Attrs& attrs) {
   switch (op) {
     case OpKind::Conv2d:
@@ -396,6 +482,14 @@ std::optional<OpShapes> dispatch(Inferer& I, OpKind op, const Attrs& attrs) {
         return std::nullopt;
       return OpShapes{{I.in_[0]}, {}};
     }
+    case OpKind::SoftmaxCrossEntropy:
+    case OpKind::MseLoss:
+      return infer_loss(I, op);
+    case OpKind::SgdUpdate:
+    case OpKind::AdamUpdate:
+      return infer_update(I, op, attrs);
+    default:
+      break;
   }
   CNNC_INTERNAL_ERROR() << "no shape function for op " << static_cast<int>(op);
   return std::nullopt;
@@ -417,7 +511,7 @@ std::optional<OpShapes> infer_shapes(OpKind op, const Attrs& attrs,
     }
   }
   Inferer I(op, data_inputs, ctx);
-  auto r = dispatch(I, op, attrs);
+  auto r = is_grad(op) ? infer_grad(I, op, attrs, ctx) : dispatch(I, op, attrs);
   if (!r || !I.ok()) return std::nullopt;
   std::vector<ParamRole> roles = param_roles(op, attrs);
   CNNC_INTERNAL_ASSERT(roles.size() == r->params.size())

@@ -60,6 +60,14 @@ struct Arity {
 };
 Arity data_arity(OpKind op);
 
+/// How many of a backward op's data operands are its forward op's data inputs
+/// (the rest are y and, except for a loss, dy).
+int forward_data_inputs(OpKind grad, int data_inputs);
+
+/// How many leading data inputs of the forward op get a gradient: all, except
+/// a loss's targets.
+int differentiable_inputs(OpKind forward, int data_inputs);
+
 /// The parameter operands the op takes with these attributes, in operand order.
 std::vector<ParamRole> param_roles(OpKind op, const Attrs& attrs);
 inline int num_params(OpKind op, const Attrs& attrs) {

@@ -25,6 +25,11 @@ void PassContext::refused(std::vector<std::string> layers, std::string message,
   ++counter(counter_name);
 }
 
+void PassContext::error(const SourceLoc& loc, std::string message) {
+  ++errors;
+  if (diag) diag->error(loc, std::move(message));
+}
+
 void PassContext::note(std::vector<std::string> layers, std::string message) {
   remarks.push_back({current_pass, true, std::move(layers), std::move(message)});
 }

@@ -13,6 +13,7 @@
 
 #include "ir/graph.h"
 #include "ir/shape_inference.h"
+#include "support/diagnostics.h"
 
 namespace cnnc::passes {
 
@@ -26,6 +27,24 @@ struct Remark {
   std::string message;              ///< "folded into conv1", "not folded: input has 2 users"
 };
 
+/// What the autodiff pass builds (the training pipeline's settings).
+struct TrainingOptions {
+  /// Auto: cross-entropy on the logits when the network ends in softmax, else
+  /// mean-squared error against targets of the prediction's shape.
+  enum class Loss { Auto, CrossEntropy, Mse } loss = Loss::Auto;
+  /// Layer-name patterns ('*' matches any run of characters) whose parameters
+  /// get no gradient (transfer learning: freeze all but the last layers).
+  std::vector<std::string> freeze;
+  /// What the optimizer pass adds (PyTorch's conventions; see ir/op_defs.def).
+  struct Optimizer {
+    enum class Kind { Sgd, Adam, AdamW } kind = Kind::Sgd;
+    double momentum = 0.9;  ///< SGD
+    bool nesterov = false;  ///< SGD
+    double weight_decay = 0.0;
+    double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  ///< Adam, AdamW
+  } optimizer;
+};
+
 class PassContext {
  public:
   explicit PassContext(Mode mode = Mode::Inference, ir::ShapeOptions shapes = {})
@@ -33,6 +52,13 @@ class PassContext {
 
   Mode mode;
   ir::ShapeOptions shapes;
+  TrainingOptions training;
+  /// Where a pass reports input it cannot transform (a network autodiff cannot
+  /// train); the pipeline stops after such a pass. Null: the errors are only
+  /// counted.
+  DiagnosticEngine* diag = nullptr;
+  int errors = 0;
+  void error(const SourceLoc& loc, std::string message);
   std::vector<Remark> remarks;
   /// pass name -> counter name -> count, in first-seen order of passes.
   std::vector<std::pair<std::string, std::map<std::string, int>>> stats;

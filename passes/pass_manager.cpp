@@ -79,7 +79,12 @@ bool PassManager::run(ir::Graph& g, PassContext& ctx) {
     });
     ctx.current_pass = name;
     auto t0 = std::chrono::steady_clock::now();
+    const int errors_before = ctx.errors;
     bool changed = pass->run(g, ctx);
+    if (ctx.errors > errors_before) {  // the pass refused the graph; it is left as it was
+      set_internal_error_hook(nullptr);
+      return changed_any;
+    }
     times.emplace_back(
         name, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     changed_any = changed_any || changed;

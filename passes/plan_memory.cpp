@@ -182,6 +182,8 @@ class Planner {
     CNNC_INTERNAL_ASSERT(ops.has_value())
         << "plan-memory on an unverified node '" << n.name() << "'";
     const Value* x = ops->data[0];
+    // Results after the first (the gradients of a backward op) get buffers of their own.
+    for (size_t k = 1; k < n.outputs.size(); ++k) new_group(n.outputs[k]);
     if (n.op == OpKind::Flatten && in_arena(x)) {
       alias(v, x);
       ++views_;

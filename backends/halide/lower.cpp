@@ -242,6 +242,12 @@ class Lowerer {
       if (v->kind != ir::ValueKind::Param && !check_strides(n, dense(v->type.shape.dims)))
         return false;
     if (!check_strides(n, dense(y->type.shape.dims))) return false;
+    if (ir::op_info(n.op).role != ir::OpRole::Layer) {
+      diag_.error(n.loc, "layer '" + n.name() + "': the compiled backend has no kernel for '" +
+                             ir::op_name(n.op) +
+                             "' yet (training graphs run on the reference backend)");
+      return false;
+    }
     switch (n.op) {
       case OpKind::Conv2d: {
         const auto& a = n.as<ir::Conv2dAttrs>();
@@ -454,6 +460,8 @@ class Lowerer {
         }
         return true;
       }
+      default:
+        break;
     }
     CNNC_INTERNAL_ERROR() << "no lowering for op " << ir::op_name(n.op);
     return false;

@@ -35,28 +35,39 @@ namespace {
 
 class Interpreter {
  public:
-  Interpreter(const ir::Graph& g, const std::vector<ir::Tensor>& inputs, const RunOptions& opts)
-      : g_(g), opts_(opts) {
-    CNNC_INTERNAL_ASSERT(inputs.size() == g.inputs().size())
-        << "run given " << inputs.size() << " inputs for " << g.inputs().size();
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      CNNC_INTERNAL_ASSERT(inputs[i].shape == g.inputs()[i]->type.shape)
-          << "input '" << g.inputs()[i]->name << "' has shape " << inputs[i].shape.str();
-      bound_[g.inputs()[i]] = &inputs[i];
+  Interpreter(const ir::Graph& g, std::vector<Tensor64> inputs, const RunOptions& opts,
+              const Params64* params)
+      : g_(g), opts_(opts), inputs_(std::move(inputs)) {
+    CNNC_INTERNAL_ASSERT(inputs_.size() == g.inputs().size())
+        << "run given " << inputs_.size() << " inputs for " << g.inputs().size();
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      CNNC_INTERNAL_ASSERT(inputs_[i].shape == g.inputs()[i]->type.shape)
+          << "input '" << g.inputs()[i]->name << "' has shape " << inputs_[i].shape.str();
+      bound_[g.inputs()[i]] = &inputs_[i];
     }
+    params_.reserve(g.params().size());
     for (const Value* p : g.params()) {
+      if (params) {
+        if (auto it = params->find(p->name); it != params->end()) {
+          CNNC_INTERNAL_ASSERT(it->second.shape == p->type.shape)
+              << "parameter override '" << p->name << "' has shape " << it->second.shape.str();
+          bound_[p] = &it->second;
+          continue;
+        }
+      }
       CNNC_INTERNAL_ASSERT(p->data != nullptr) << "parameter '" << p->name << "' has no data";
-      bound_[p] = p->data.get();
+      bound_[p] = &params_.emplace_back(ir::convert<double>(*p->data));
     }
     uses_ = g.use_counts();
     if (opts.simulate_arena) {
       CNNC_INTERNAL_ASSERT(g.arena_bytes.has_value())
           << "simulate_arena on a graph without a memory plan";
-      arena_.assign(static_cast<size_t>(*g.arena_bytes / 4 + 1), 0.0f);
+      // One slot per float of the planned arena, each holding a double.
+      arena_.assign(static_cast<size_t>(*g.arena_bytes / 4 + 1), 0.0);
     }
   }
 
-  RunResult run() {
+  RunResult64 run() {
     for (const auto& n : g_.nodes()) {
       if (opts_.simulate_arena) {
         // Each step sees the arena as it is now: results come from their slots.
@@ -64,7 +75,12 @@ class Interpreter {
         for (const Value* in : n->inputs)
           if (in->kind == ir::ValueKind::Result) owned_.emplace(in, load(in));
       }
-      step(*n);
+      if (ir::is_grad(n->op))
+        step_grad(*n);
+      else if (ir::op_info(n->op).role == ir::OpRole::Update)
+        step_update(*n);
+      else
+        step(*n);
       if (opts_.simulate_arena) {
         for (const Value* o : n->outputs) store(o, owned_.at(o));
         continue;
@@ -73,7 +89,7 @@ class Interpreter {
       for (const Value* in : n->inputs)
         if (in->kind == ir::ValueKind::Result && --uses_[in] == 0) owned_.erase(in);
     }
-    RunResult r;
+    RunResult64 r;
     for (const Value* o : g_.outputs())
       r.outputs.push_back(opts_.simulate_arena && o->kind == ir::ValueKind::Result ? load(o)
                                                                                    : get(o));
@@ -82,7 +98,7 @@ class Interpreter {
   }
 
  private:
-  const ir::Tensor& get(const Value* v) const {
+  const Tensor64& get(const Value* v) const {
     if (auto it = owned_.find(v); it != owned_.end()) return it->second;
     auto it = bound_.find(v);
     CNNC_INTERNAL_ASSERT(it != bound_.end())
@@ -90,18 +106,17 @@ class Interpreter {
     return *it->second;
   }
 
-  ir::Tensor& out(const Node& n) {
-    return owned_.emplace(n.output(), ir::Tensor(n.output()->type.shape)).first->second;
-  }
+  Tensor64& out(const Value* v) { return owned_.emplace(v, Tensor64(v->type.shape)).first->second; }
 
   void step(const Node& n) {
     auto ops = ir::split_operands(n);
     CNNC_INTERNAL_ASSERT(ops.has_value()) << "unverified node '" << n.name() << "'";
-    const ir::Tensor& x = get(ops->data[0]);
-    auto param = [&](size_t i) -> const ir::Tensor* {
+    const Tensor64& x = get(ops->data[0]);
+    auto param = [&](size_t i) -> const Tensor64* {
       return i < ops->params.size() ? &get(ops->params[i]) : nullptr;
     };
-    ir::Tensor& y = out(n);
+    Tensor64& y = out(n.output());
+    const bool training = opts_.mode == Mode::Training;
     switch (n.op) {
       case OpKind::Conv2d:
         conv2d(x, *param(0), param(1), n.as<ir::Conv2dAttrs>(), y);
@@ -111,10 +126,10 @@ class Interpreter {
         break;
       case OpKind::BatchNorm: {
         const double eps = n.as<ir::BatchNormAttrs>().eps;
-        if (opts_.mode == Mode::Inference) {
+        if (!training) {
           batch_norm_inference(x, *param(0), *param(1), *param(2), *param(3), eps, y);
         } else {
-          ir::Tensor mean(param(2)->shape), var(param(3)->shape);
+          Tensor64 mean(param(2)->shape), var(param(3)->shape);
           batch_norm_training(x, *param(0), *param(1), *param(2), *param(3), eps,
                               n.as<ir::BatchNormAttrs>().momentum, y, mean, var);
           state_.emplace_back(ops->params[2]->name, std::move(mean));
@@ -122,22 +137,6 @@ class Interpreter {
         }
         break;
       }
-      case OpKind::Relu:
-      case OpKind::Selu:
-      case OpKind::Gelu:
-      case OpKind::Sigmoid:
-      case OpKind::Tanh:
-        activation(n.op, 0, 0, x, y);
-        break;
-      case OpKind::LeakyRelu:
-        activation(n.op, n.as<ir::LeakyReluAttrs>().alpha, 0, x, y);
-        break;
-      case OpKind::Elu:
-        activation(n.op, n.as<ir::EluAttrs>().alpha, 0, x, y);
-        break;
-      case OpKind::Clip:
-        activation(n.op, n.as<ir::ClipAttrs>().min, n.as<ir::ClipAttrs>().max, x, y);
-        break;
       case OpKind::MaxPool:
         max_pool(x, n.as<ir::PoolAttrs>(), y);
         break;
@@ -151,14 +150,14 @@ class Interpreter {
         lrn(x, n.as<ir::LrnAttrs>(), y);
         break;
       case OpKind::Dropout:
-        dropout(x, n.as<ir::DropoutAttrs>(), opts_.mode == Mode::Training, opts_.seed, n.name(), y);
+        dropout(x, n.as<ir::DropoutAttrs>(), training, opts_.seed, n.name(), y);
         break;
       case OpKind::Flatten:
         y.data = x.data;  // same values, new shape
         break;
       case OpKind::Concat:
       case OpKind::Add: {
-        std::vector<const ir::Tensor*> xs;
+        std::vector<const Tensor64*> xs;
         for (const Value* d : ops->data) xs.push_back(&get(d));
         if (n.op == OpKind::Add)
           add(xs, y);
@@ -169,9 +168,124 @@ class Interpreter {
       case OpKind::Softmax:
         softmax(x, n.as<ir::SoftmaxAttrs>().axis, y);
         break;
+      case OpKind::SoftmaxCrossEntropy:
+        softmax_cross_entropy(x, get(ops->data[1]), y);
+        break;
+      case OpKind::MseLoss:
+        mse_loss(x, get(ops->data[1]), y);
+        break;
+      default: {
+        const Act a = act(n);
+        activation(n.op, a.alpha, a.beta, x, y);
+      }
     }
     if (const ir::Epilogue* e = ir::epilogue_of(n.attrs); e && !e->empty())
       apply_epilogue(*e, ops->residual ? &get(ops->residual) : nullptr, y);
+  }
+
+  // An activation op's two numbers: leaky_relu slope, elu alpha, clip min/max.
+  struct Act {
+    double alpha = 0, beta = 0;
+  };
+  static Act act(const Node& n) {
+    CNNC_INTERNAL_ASSERT(ir::op_info(ir::op_info(n.op).forward).is_activation)
+        << "no reference kernel for '" << ir::op_name(n.op) << "'";
+    if (const auto* l = std::get_if<ir::LeakyReluAttrs>(&n.attrs)) return {l->alpha, 0};
+    if (const auto* e = std::get_if<ir::EluAttrs>(&n.attrs)) return {e->alpha, 0};
+    if (const auto* c = std::get_if<ir::ClipAttrs>(&n.attrs)) return {c->min, c->max};
+    return {};
+  }
+
+  // A backward op: operands (forward data inputs, y, dy unless a loss's,
+  // forward params),
+  // results (gradients of the differentiable inputs, then of the trainable
+  // parameters), all zero-initialised and accumulated by the kernels.
+  void step_grad(const Node& n) {
+    auto ops = ir::split_operands(n);
+    CNNC_INTERNAL_ASSERT(ops.has_value()) << "unverified node '" << n.name() << "'";
+    const size_t nf =
+        static_cast<size_t>(ir::forward_data_inputs(n.op, static_cast<int>(ops->data.size())));
+    const Tensor64& x = get(ops->data[0]);
+    const Value* y_value = ops->data[nf];
+    const Tensor64& y = get(y_value);
+    const Tensor64 one(ir::Shape{{1}}, 1.0);  // a loss's own gradient
+    const Tensor64& dy = nf + 1 < ops->data.size() ? get(ops->data[nf + 1]) : one;
+    std::vector<Tensor64*> grads;
+    for (const Value* o : n.outputs) grads.push_back(&out(o));
+    auto param = [&](size_t i) -> const Tensor64& { return get(ops->params[i]); };
+    const OpKind fwd = ir::op_info(n.op).forward;
+    const bool training = opts_.mode == Mode::Training;
+    switch (fwd) {
+      case OpKind::Conv2d:
+        conv2d_grad(x, param(0), dy, n.as<ir::Conv2dAttrs>(), *grads[0], *grads[1],
+                    grads.size() > 2 ? grads[2] : nullptr);
+        break;
+      case OpKind::Linear:
+        linear_grad(x, param(0), dy, *grads[0], *grads[1], grads.size() > 2 ? grads[2] : nullptr);
+        break;
+      case OpKind::BatchNorm:
+        batch_norm_grad(x, param(0), param(2), param(3), n.as<ir::BatchNormAttrs>().eps, training,
+                        dy, *grads[0], *grads[1], *grads[2]);
+        break;
+      case OpKind::MaxPool:
+        max_pool_grad(x, n.as<ir::PoolAttrs>(), dy, *grads[0]);
+        break;
+      case OpKind::AvgPool:
+        avg_pool_grad(x, n.as<ir::AvgPoolAttrs>(), dy, *grads[0]);
+        break;
+      case OpKind::GlobalAvgPool:
+        global_avg_pool_grad(dy, *grads[0]);
+        break;
+      case OpKind::Lrn:
+        lrn_grad(x, n.as<ir::LrnAttrs>(), dy, *grads[0]);
+        break;
+      case OpKind::Dropout:
+        // The forward layer's name keys its mask stream.
+        dropout_grad(n.as<ir::DropoutAttrs>(), training, opts_.seed, y_value->name, dy, *grads[0]);
+        break;
+      case OpKind::Flatten:
+        grads[0]->data = dy.data;
+        break;
+      case OpKind::Concat:
+        concat_grad(dy, n.as<ir::ConcatAttrs>().axis, grads);
+        break;
+      case OpKind::Add:
+        for (Tensor64* g : grads) g->data = dy.data;
+        break;
+      case OpKind::Softmax:
+        softmax_grad(y, n.as<ir::SoftmaxAttrs>().axis, dy, *grads[0]);
+        break;
+      case OpKind::SoftmaxCrossEntropy:
+        softmax_cross_entropy_grad(x, get(ops->data[1]), dy, *grads[0]);
+        break;
+      case OpKind::MseLoss:
+        mse_loss_grad(x, get(ops->data[1]), dy, *grads[0]);
+        break;
+      default: {
+        const Act a = act(n);
+        activation_grad(fwd, a.alpha, a.beta, x, dy, *grads[0]);
+      }
+    }
+  }
+
+  // An optimizer step: operands (grad, lr[, t], param, state...), results
+  // (next param, next state...).
+  void step_update(const Node& n) {
+    auto ops = ir::split_operands(n);
+    CNNC_INTERNAL_ASSERT(ops.has_value()) << "unverified node '" << n.name() << "'";
+    const Tensor64& grad = get(ops->data[0]);
+    const double lr = get(ops->data[1])[0];
+    std::vector<Tensor64*> next;
+    for (const Value* o : n.outputs) next.push_back(&out(o));
+    auto param = [&](size_t i) -> const Tensor64& { return get(ops->params[i]); };
+    if (n.op == OpKind::SgdUpdate) {
+      const bool momentum = ops->params.size() > 1;
+      sgd_update(n.as<ir::SgdAttrs>(), grad, lr, param(0), momentum ? &param(1) : nullptr, *next[0],
+                 momentum ? next[1] : nullptr);
+    } else {
+      adam_update(n.as<ir::AdamAttrs>(), grad, lr, get(ops->data[2])[0], param(0), param(1),
+                  param(2), *next[0], *next[1], *next[2]);
+    }
   }
 
   size_t slot(const Value* v) const {
@@ -180,29 +294,43 @@ class Interpreter {
         << "value '" << v->name << "' has no valid arena offset";
     return static_cast<size_t>(*v->arena_offset / 4);
   }
-  ir::Tensor load(const Value* v) const {
-    ir::Tensor t(v->type.shape);
+  Tensor64 load(const Value* v) const {
+    Tensor64 t(v->type.shape);
     std::copy_n(arena_.begin() + static_cast<std::ptrdiff_t>(slot(v)), t.data.size(),
                 t.data.begin());
     return t;
   }
-  void store(const Value* v, const ir::Tensor& t) {
+  void store(const Value* v, const Tensor64& t) {
     std::copy(t.data.begin(), t.data.end(), arena_.begin() + static_cast<std::ptrdiff_t>(slot(v)));
   }
 
   const ir::Graph& g_;
   RunOptions opts_;
-  std::vector<float> arena_;
-  std::unordered_map<const Value*, const ir::Tensor*> bound_;  ///< inputs and parameters
-  std::unordered_map<const Value*, ir::Tensor> owned_;         ///< computed results still needed
+  std::vector<Tensor64> inputs_;
+  std::vector<Tensor64> params_;  ///< the graph's parameters in double (reserved: stable)
+  std::vector<double> arena_;
+  std::unordered_map<const Value*, const Tensor64*> bound_;  ///< inputs and parameters
+  std::unordered_map<const Value*, Tensor64> owned_;         ///< computed results still needed
   std::unordered_map<const Value*, int> uses_;
-  std::vector<std::pair<std::string, ir::Tensor>> state_;
+  std::vector<std::pair<std::string, Tensor64>> state_;
 };
 
 }  // namespace
 
+RunResult64 run_f64(const ir::Graph& g, const std::vector<Tensor64>& inputs, const RunOptions& opts,
+                    const Params64* params) {
+  return Interpreter(g, inputs, opts, params).run();
+}
+
 RunResult run(const ir::Graph& g, const std::vector<ir::Tensor>& inputs, const RunOptions& opts) {
-  return Interpreter(g, inputs, opts).run();
+  std::vector<Tensor64> in;
+  for (const ir::Tensor& t : inputs) in.push_back(ir::convert<double>(t));
+  RunResult64 r64 = Interpreter(g, std::move(in), opts, nullptr).run();
+  RunResult r;
+  for (const Tensor64& t : r64.outputs) r.outputs.push_back(ir::convert<float>(t));
+  for (auto& [name, t] : r64.updated_state)
+    r.updated_state.emplace_back(name, ir::convert<float>(t));
+  return r;
 }
 
 }  // namespace cnnc::reference

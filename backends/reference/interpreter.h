@@ -1,11 +1,14 @@
 // The reference backend: a plain interpreter of the graph IR, the oracle every
-// optimised or generated path is checked against. Straightforward loops,
-// double-precision accumulation, no cleverness; single-threaded and
-// deterministic (dropout masks come from a seeded stream per layer).
+// optimised or generated path is checked against. Straightforward loops in
+// double precision (values are rounded to float only at the float interface),
+// no cleverness; single-threaded and deterministic (dropout masks come from a
+// seeded stream per layer). Runs training graphs too: losses and the backward
+// ops of the autodiff pass.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -40,9 +43,23 @@ struct RunResult {
 bool check_runnable(const ir::Graph& g, const RunOptions& opts, DiagnosticEngine& diag);
 
 /// Runs `g` on `inputs` (in the order of g.inputs(), shapes equal to theirs).
-/// Preconditions (internal errors otherwise): `g` verifies and every parameter
-/// has data.
+/// Preconditions (internal errors otherwise): `g` verifies, every parameter
+/// has data, and the labels of a softmax_cross_entropy are class indices.
 RunResult run(const ir::Graph& g, const std::vector<ir::Tensor>& inputs,
               const RunOptions& opts = {});
+
+using Tensor64 = ir::TensorOf<double>;
+using Params64 = std::unordered_map<std::string, Tensor64>;
+
+struct RunResult64 {
+  std::vector<Tensor64> outputs;
+  std::vector<std::pair<std::string, Tensor64>> updated_state;
+};
+
+/// As run(), with inputs and results in double. `params` (by name) replace the
+/// graph's parameter data where given: gradient checks perturb parameters by
+/// less than a float can resolve.
+RunResult64 run_f64(const ir::Graph& g, const std::vector<Tensor64>& inputs,
+                    const RunOptions& opts = {}, const Params64* params = nullptr);
 
 }  // namespace cnnc::reference

@@ -1,6 +1,6 @@
-// Pooling with PyTorch's window rules: windows start at o·stride − pad_before;
-// max pooling ignores the padding (it is −∞); average pooling divides by the
-// window clipped to the padded input (count_include_pad) or to the input.
+// Pooling, forward and backward, with PyTorch's window rules: windows start at o·stride −
+// pad_before; max pooling ignores the padding (it is −∞); average pooling divides by the window
+// clipped to the padded input (count_include_pad) or to the input.
 #include <algorithm>
 #include <limits>
 
@@ -23,52 +23,90 @@ Window window(int64_t o, int64_t kernel, int64_t stride, int64_t pad_before, int
   return {std::max<int64_t>(start, 0), std::min(stop, n), stop - start};
 }
 
-// Calls reduce(plane, window along H, window along W) for every output element.
-template <class Reduce>
-void for_each_window(const Tensor& x, const ir::PoolAttrs& a, Tensor& y, Reduce reduce) {
-  const int64_t NC = x.shape[0] * x.shape[1], H = x.shape[2], W = x.shape[3];
-  const int64_t OH = y.shape[2], OW = y.shape[3];
+// Calls visit(plane offset, output index, window along H, window along W) for
+// every output element of a pool from x's shape to y's.
+template <class Visit>
+void for_each_window(const ir::Shape& x, const ir::PoolAttrs& a, const ir::Shape& y, Visit visit) {
+  const int64_t NC = x[0] * x[1], H = x[2], W = x[3];
+  const int64_t OH = y[2], OW = y[3];
   for (int64_t nc = 0; nc < NC; ++nc)
     for (int64_t oh = 0; oh < OH; ++oh) {
       const Window wh = window(oh, a.kernel.h, a.stride.h, a.pad.top, a.pad.bottom, H);
       for (int64_t ow = 0; ow < OW; ++ow) {
         const Window ww = window(ow, a.kernel.w, a.stride.w, a.pad.left, a.pad.right, W);
-        y[(nc * OH + oh) * OW + ow] = reduce(&x.data[static_cast<size_t>(nc * H * W)], wh, ww);
+        visit(nc * H * W, (nc * OH + oh) * OW + ow, wh, ww);
       }
     }
 }
 
+// The first maximum of a window (row-major), as an offset in its plane; -1
+// when the window holds no input element.
+int64_t argmax(const double* plane, int64_t W, Window wh, Window ww) {
+  int64_t best = -1;
+  double m = -std::numeric_limits<double>::infinity();  // padding never wins
+  for (int64_t h = wh.begin; h < wh.end; ++h)
+    for (int64_t w = ww.begin; w < ww.end; ++w)
+      if (best < 0 || plane[h * W + w] > m) {
+        best = h * W + w;
+        m = plane[best];
+      }
+  return best;
+}
+
+int64_t avg_count(const ir::AvgPoolAttrs& aa, Window wh, Window ww) {
+  return aa.count_include_pad ? wh.padded * ww.padded : (wh.end - wh.begin) * (ww.end - ww.begin);
+}
+
 }  // namespace
 
-void max_pool(const Tensor& x, const ir::PoolAttrs& a, Tensor& y) {
+void max_pool(const DTensor& x, const ir::PoolAttrs& a, DTensor& y) {
   const int64_t W = x.shape[3];
-  for_each_window(x, a, y, [W](const float* plane, Window wh, Window ww) {
-    float m = -std::numeric_limits<float>::infinity();  // padding never wins
-    for (int64_t h = wh.begin; h < wh.end; ++h)
-      for (int64_t w = ww.begin; w < ww.end; ++w) m = std::max(m, plane[h * W + w]);
-    return m;
+  for_each_window(x.shape, a, y.shape, [&](int64_t p, int64_t o, Window wh, Window ww) {
+    const int64_t i = argmax(&x.data[static_cast<size_t>(p)], W, wh, ww);
+    y[o] = i < 0 ? -std::numeric_limits<double>::infinity() : x[p + i];
   });
 }
 
-void avg_pool(const Tensor& x, const ir::AvgPoolAttrs& aa, Tensor& y) {
+void avg_pool(const DTensor& x, const ir::AvgPoolAttrs& aa, DTensor& y) {
   const int64_t W = x.shape[3];
-  for_each_window(x, aa.pool, y, [&](const float* plane, Window wh, Window ww) {
+  for_each_window(x.shape, aa.pool, y.shape, [&](int64_t p, int64_t o, Window wh, Window ww) {
     double sum = 0;
     for (int64_t h = wh.begin; h < wh.end; ++h)
-      for (int64_t w = ww.begin; w < ww.end; ++w) sum += plane[h * W + w];
-    const int64_t count =
-        aa.count_include_pad ? wh.padded * ww.padded : (wh.end - wh.begin) * (ww.end - ww.begin);
-    return static_cast<float>(sum / static_cast<double>(count));
+      for (int64_t w = ww.begin; w < ww.end; ++w) sum += x[p + h * W + w];
+    y[o] = sum / static_cast<double>(avg_count(aa, wh, ww));
   });
 }
 
-void global_avg_pool(const Tensor& x, Tensor& y) {
+void global_avg_pool(const DTensor& x, DTensor& y) {
   const int64_t NC = x.shape[0] * x.shape[1], HW = x.shape[2] * x.shape[3];
   for (int64_t nc = 0; nc < NC; ++nc) {
     double sum = 0;
     for (int64_t i = 0; i < HW; ++i) sum += x[nc * HW + i];
-    y[nc] = static_cast<float>(sum / static_cast<double>(HW));
+    y[nc] = sum / static_cast<double>(HW);
   }
+}
+
+void max_pool_grad(const DTensor& x, const ir::PoolAttrs& a, const DTensor& dy, DTensor& dx) {
+  const int64_t W = x.shape[3];
+  for_each_window(x.shape, a, dy.shape, [&](int64_t p, int64_t o, Window wh, Window ww) {
+    const int64_t i = argmax(&x.data[static_cast<size_t>(p)], W, wh, ww);
+    if (i >= 0) dx[p + i] += dy[o];
+  });
+}
+
+void avg_pool_grad(const DTensor& x, const ir::AvgPoolAttrs& aa, const DTensor& dy, DTensor& dx) {
+  const int64_t W = x.shape[3];
+  for_each_window(x.shape, aa.pool, dy.shape, [&](int64_t p, int64_t o, Window wh, Window ww) {
+    const double g = dy[o] / static_cast<double>(avg_count(aa, wh, ww));
+    for (int64_t h = wh.begin; h < wh.end; ++h)
+      for (int64_t w = ww.begin; w < ww.end; ++w) dx[p + h * W + w] += g;
+  });
+}
+
+void global_avg_pool_grad(const DTensor& dy, DTensor& dx) {
+  const int64_t NC = dx.shape[0] * dx.shape[1], HW = dx.shape[2] * dx.shape[3];
+  for (int64_t nc = 0; nc < NC; ++nc)
+    for (int64_t i = 0; i < HW; ++i) dx[nc * HW + i] += dy[nc] / static_cast<double>(HW);
 }
 
 }  // namespace cnnc::reference

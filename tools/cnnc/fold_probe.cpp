@@ -1,6 +1,7 @@
 #include "tools/cnnc/fold_probe.h"
 
 #include <cmath>
+#include <optional>
 
 #include "backends/reference/kernels.h"
 #include "ir/shape_inference.h"
@@ -16,14 +17,19 @@ const ir::Node* find_node(const ir::Graph& g, const std::string& name) {
   return nullptr;
 }
 
+using T64 = ir::TensorOf<double>;
+
+T64 param(const ir::Value* p) { return ir::convert<double>(*p->data); }
+
 // conv2d or linear on x with the node's parameters, before any epilogue.
-ir::Tensor apply(const ir::Node& n, const ir::Tensor& x) {
+T64 apply(const ir::Node& n, const T64& x) {
   auto ops = ir::split_operands(n);
-  const ir::Tensor& w = *ops->params[0]->data;
-  const ir::Tensor* b = ops->params.size() > 1 ? ops->params[1]->data.get() : nullptr;
+  const T64 w = param(ops->params[0]);
+  const std::optional<T64> b =
+      ops->params.size() > 1 ? std::optional<T64>(param(ops->params[1])) : std::nullopt;
   if (n.op == ir::OpKind::Linear) {
-    ir::Tensor y(ir::Shape{{1, n.as<ir::LinearAttrs>().units}});
-    reference::linear(x, w, b, y);
+    T64 y(ir::Shape{{1, n.as<ir::LinearAttrs>().units}});
+    reference::linear(x, w, b ? &*b : nullptr, y);
     return y;
   }
   ir::Conv2dAttrs a = n.as<ir::Conv2dAttrs>();
@@ -32,8 +38,8 @@ ir::Tensor apply(const ir::Node& n, const ir::Tensor& x) {
                                         a.dilation.h, false);
   int64_t ow = ir::window_output_extent(x.shape[3], a.kernel.w, a.stride.w, a.pad.left, a.pad.right,
                                         a.dilation.w, false);
-  ir::Tensor y(ir::Shape{{1, a.filters, oh, ow}});
-  reference::conv2d(x, w, b, a, y);
+  T64 y(ir::Shape{{1, a.filters, oh, ow}});
+  reference::conv2d(x, w, b ? &*b : nullptr, a, y);
   return y;
 }
 
@@ -61,18 +67,17 @@ std::map<std::string, double> probe_batch_norm_folds(const ir::Graph& before,
       s.dims[2] = std::min(s[2], a.dilation.h * (a.kernel.h - 1) + 1 + 2 * a.stride.h);
       s.dims[3] = std::min(s[3], a.dilation.w * (a.kernel.w - 1) + 1 + 2 * a.stride.w);
     }
-    ir::Tensor x(s);
+    T64 x(s);
     RandomStream rng(seed, "probe:" + r.layers[1]);
-    for (float& v : x.data) v = static_cast<float>(rng.normal());
-    ir::Tensor y0 = apply(*conv0, x);
-    ir::Tensor z(y0.shape);
-    reference::batch_norm_inference(y0, *bn->inputs[1]->data, *bn->inputs[2]->data,
-                                    *bn->inputs[3]->data, *bn->inputs[4]->data,
+    for (double& v : x.data) v = static_cast<float>(rng.normal());  // a float input
+    T64 y0 = apply(*conv0, x);
+    T64 z(y0.shape);
+    reference::batch_norm_inference(y0, param(bn->inputs[1]), param(bn->inputs[2]),
+                                    param(bn->inputs[3]), param(bn->inputs[4]),
                                     bn->as<ir::BatchNormAttrs>().eps, z);
-    ir::Tensor y1 = apply(*conv1, x);
+    T64 y1 = apply(*conv1, x);
     double worst = 0;
-    for (int64_t i = 0; i < z.size(); ++i)
-      worst = std::max(worst, std::fabs(static_cast<double>(z[i]) - y1[i]));
+    for (int64_t i = 0; i < z.size(); ++i) worst = std::max(worst, std::fabs(z[i] - y1[i]));
     out[r.layers[1]] = worst;
   }
   return out;
