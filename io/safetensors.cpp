@@ -150,7 +150,8 @@ void decode(const Entry& e, const char* p, ir::Tensor& t) {
 std::optional<std::vector<NamedTensor>> parse_safetensors(std::string_view bytes,
                                                           const std::string& path,
                                                           DiagnosticEngine& diag,
-                                                          const SafetensorsLimits& limits) {
+                                                          const SafetensorsLimits& limits,
+                                                          Metadata* metadata) {
   SourceLoc file = make_file_loc(path);
   int before = diag.error_count();
   // Formats that execute code when loaded are recognised and refused by name.
@@ -218,6 +219,9 @@ std::optional<std::vector<NamedTensor>> parse_safetensors(std::string_view bytes
       if (!ok)
         diag.error(hloc.at(m.value.pos.line, m.value.pos.col),
                    "__metadata__ must map strings to strings");
+      else if (metadata)
+        for (const json::Member& kv : m.value.members)
+          metadata->emplace_back(kv.key, kv.value.text);
       continue;
     }
     Entry e;
@@ -268,9 +272,10 @@ std::optional<std::vector<NamedTensor>> parse_safetensors(std::string_view bytes
 
 std::optional<std::vector<NamedTensor>> read_safetensors(const std::string& path,
                                                          DiagnosticEngine& diag,
-                                                         const SafetensorsLimits& limits) {
+                                                         const SafetensorsLimits& limits,
+                                                         Metadata* metadata) {
   std::string bytes = read_input_file(path, limits.max_file_bytes, "--max-weights-size", diag);
-  return parse_safetensors(bytes, path, diag, limits);
+  return parse_safetensors(bytes, path, diag, limits, metadata);
 }
 
 std::string serialize_safetensors(

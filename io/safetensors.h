@@ -28,6 +28,8 @@ struct NamedTensor {
   ir::Tensor tensor;
 };
 
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
 struct SafetensorsLimits {
   int64_t max_header_bytes = 100'000'000;  ///< as the reference implementation
   int64_t max_entries = 1'000'000;
@@ -35,18 +37,19 @@ struct SafetensorsLimits {
 };
 
 /// Parses a whole safetensors file held in memory; `path` names it in messages.
-/// Reports every problem found and returns nullopt if there was any.
+/// Reports every problem found and returns nullopt if there was any. The
+/// header's __metadata__ goes to `metadata` when given.
 std::optional<std::vector<NamedTensor>> parse_safetensors(std::string_view bytes,
                                                           const std::string& path,
                                                           DiagnosticEngine& diag,
-                                                          const SafetensorsLimits& limits = {});
+                                                          const SafetensorsLimits& limits = {},
+                                                          Metadata* metadata = nullptr);
 
 /// Reads and parses the file at `path` (regular file, size limit, then parse).
 std::optional<std::vector<NamedTensor>> read_safetensors(const std::string& path,
                                                          DiagnosticEngine& diag,
-                                                         const SafetensorsLimits& limits = {});
-
-using Metadata = std::vector<std::pair<std::string, std::string>>;
+                                                         const SafetensorsLimits& limits = {},
+                                                         Metadata* metadata = nullptr);
 
 /// The bytes of a safetensors file with the tensors in the given order (F32),
 /// the header padded with spaces so the data starts 8-byte aligned.

@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
   python3 python3-venv python3-psutil python3-torch python3-torchvision python3-numpy
-  dataset-fashion-mnist
+  dataset-fashion-mnist zlib1g-dev
 )
 # Pinned so that every machine tests against the same reference frameworks.
 PIP_PACKAGES=(numpy==1.26.4 onnx==1.17.0 onnxruntime==1.20.1)

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -95,6 +96,16 @@ void write_output_file_atomically(const std::string& path, std::string_view data
     ::unlink(tmp_path.c_str());
     diag.fatal(loc, what + ": " + errno_text(e), {}, ExitCode::IoError);
   };
+  // Faults for tests: CNNC_WRITE_FAULT=enospc:TEXT or eio_fsync:TEXT fails the
+  // write or the fsync of any output whose path contains TEXT.
+  std::string fault;
+  if (const char* f = std::getenv("CNNC_WRITE_FAULT")) {
+    std::string_view v(f);
+    if (auto colon = v.find(':');
+        colon != std::string_view::npos && path.find(v.substr(colon + 1)) != std::string::npos)
+      fault = std::string(v.substr(0, colon));
+  }
+  if (fault == "enospc") fail("write failed", ENOSPC);
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);
@@ -108,7 +119,7 @@ void write_output_file_atomically(const std::string& path, std::string_view data
   mode_t mask = ::umask(0);
   ::umask(mask);
   if (::fchmod(fd, 0666 & ~mask) != 0) fail("chmod failed", errno);
-  if (::fsync(fd) != 0) fail("fsync failed", errno);
+  if (fault == "eio_fsync" || ::fsync(fd) != 0) fail("fsync failed", fault.empty() ? errno : EIO);
   if (::close(fd) != 0) {
     int e = errno;
     ::unlink(tmp_path.c_str());

@@ -1,10 +1,12 @@
 #include "backends/reference/interpreter.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 #include "backends/reference/kernels.h"
 #include "ir/shape_inference.h"
+#include "support/format.h"
 #include "support/internal_error.h"
 
 namespace cnnc::reference {
@@ -29,6 +31,28 @@ bool check_runnable(const ir::Graph& g, const RunOptions& opts, DiagnosticEngine
                      x.str() + " (use a batch of at least 2)");
   }
   return diag.error_count() == before;
+}
+
+bool check_inputs(const ir::Graph& g, const std::vector<ir::Tensor>& inputs,
+                  DiagnosticEngine& diag) {
+  for (const auto& n : g.nodes()) {
+    if (n->op != OpKind::SoftmaxCrossEntropy) continue;
+    const Value* labels = n->inputs[1];
+    auto it = std::find(g.inputs().begin(), g.inputs().end(), labels);
+    if (it == g.inputs().end()) continue;
+    const ir::Tensor& t = inputs.at(static_cast<size_t>(it - g.inputs().begin()));
+    const int64_t classes = n->inputs[0]->type.shape[1];
+    for (int64_t i = 0; i < t.size(); ++i) {
+      const float l = t[i];
+      if (l >= 0 && l < static_cast<float>(classes) && l == std::floor(l)) continue;
+      diag.error(labels->loc, "input '" + labels->name + "': label " + format_double(l) +
+                                  " at index " + std::to_string(i) + " is not a class index of '" +
+                                  n->inputs[0]->name + "' (0.." + std::to_string(classes - 1) +
+                                  ")");
+      return false;
+    }
+  }
+  return true;
 }
 
 namespace {

@@ -42,6 +42,11 @@ struct RunResult {
 /// training mode on one value per channel). Returns false if there was any.
 bool check_runnable(const ir::Graph& g, const RunOptions& opts, DiagnosticEngine& diag);
 
+/// Reports labels of a softmax_cross_entropy that are not class indices of its
+/// logits (for labels that are graph inputs). Returns false if there was any.
+bool check_inputs(const ir::Graph& g, const std::vector<ir::Tensor>& inputs,
+                  DiagnosticEngine& diag);
+
 /// Runs `g` on `inputs` (in the order of g.inputs(), shapes equal to theirs).
 /// Preconditions (internal errors otherwise): `g` verifies, every parameter
 /// has data, and the labels of a softmax_cross_entropy are class indices.

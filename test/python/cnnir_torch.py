@@ -178,9 +178,17 @@ def pool(op, x, a):
 
 
 def run(graph, weights, inputs, training=False):
-    """Evaluates the graph. Returns (outputs, updated running statistics)."""
-    env = {name: torch.from_numpy(inputs[name]) for name, _ in graph.inputs}
+    """Evaluates the graph. Returns (outputs, updated running statistics) as numpy arrays."""
     params = {name: torch.from_numpy(weights[name].copy()) for name, _ in graph.params}
+    env = {name: torch.from_numpy(inputs[name]) for name, _ in graph.inputs}
+    outs, state = run_torch(graph, params, env, training)
+    return {o: t.detach().numpy() for o, t in outs.items()}, state
+
+
+def run_torch(graph, params, inputs, training=False):
+    """Evaluates the graph on torch tensors (params may require gradients).
+    Returns (outputs, updated running statistics as numpy arrays)."""
+    env = dict(inputs)
     state = {}
 
     def val(ref):
@@ -201,8 +209,8 @@ def run(graph, weights, inputs, training=False):
             rm, rv = ins[3].clone(), ins[4].clone()
             y = F.batch_norm(x, rm, rv, ins[1], ins[2], training, a["momentum"], a["eps"])
             if training:
-                state[operands[3][1:]] = rm.numpy()
-                state[operands[4][1:]] = rv.numpy()
+                state[operands[3][1:]] = rm.detach().numpy()
+                state[operands[4][1:]] = rv.detach().numpy()
         elif op in ("relu", "selu", "gelu", "sigmoid", "tanh"):
             y = activate(op, x)
         elif op == "leaky_relu" or op == "elu":
@@ -232,7 +240,7 @@ def run(graph, weights, inputs, training=False):
         else:
             raise ValueError(f"op {op} has no torch counterpart")
         env[name] = epilogue(ep, y, residual)
-    return {o: env[o].numpy() for o in graph.outputs}, state
+    return {o: env[o] for o in graph.outputs}, state
 
 
 def random_weights(graph, rng):

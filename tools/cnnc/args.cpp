@@ -1,7 +1,9 @@
 #include "tools/cnnc/args.h"
 
 #include <charconv>
+#include <cstdlib>
 
+#include "support/format.h"
 #include "support/suggest.h"
 
 namespace cnnc::tool {
@@ -12,6 +14,16 @@ std::string parse_int_in(const std::string& s, int64_t lo, int64_t hi, int64_t* 
   if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size() || v < lo || v > hi)
     return "must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
            s + "'";
+  *out = v;
+  return "";
+}
+
+std::string parse_double_in(const std::string& s, double lo, double hi, double* out) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end || !(v >= lo && v <= hi))
+    return "must be a number in [" + format_double(lo) + ", " + format_double(hi) + "], got '" + s +
+           "'";
   *out = v;
   return "";
 }
@@ -39,6 +51,12 @@ void ArgParser::int_option(std::string name, std::string metavar, std::string he
                            int64_t lo, int64_t hi) {
   option(std::move(name), std::move(metavar), std::move(help),
          [=](const std::string& v) { return parse_int_in(v, lo, hi, target); });
+}
+
+void ArgParser::double_option(std::string name, std::string metavar, std::string help,
+                              double* target, double lo, double hi) {
+  option(std::move(name), std::move(metavar), std::move(help),
+         [=](const std::string& v) { return parse_double_in(v, lo, hi, target); });
 }
 
 void ArgParser::choice(std::string name, std::string help, std::string* target,

@@ -24,6 +24,9 @@ class ArgParser {
   /// An integer option in [lo, hi].
   void int_option(std::string name, std::string metavar, std::string help, int64_t* target,
                   int64_t lo, int64_t hi);
+  /// A real-number option in [lo, hi].
+  void double_option(std::string name, std::string metavar, std::string help, double* target,
+                     double lo, double hi);
   /// An option that may be given several times; `add` sees each value in order.
   void repeated_option(std::string name, std::string metavar, std::string help,
                        std::function<std::string(const std::string&)> add);
@@ -60,5 +63,6 @@ class ArgParser {
 
 /// Parses a whole decimal integer in [lo, hi]; "" when fine, else a message.
 std::string parse_int_in(const std::string& s, int64_t lo, int64_t hi, int64_t* out);
+std::string parse_double_in(const std::string& s, double lo, double hi, double* out);
 
 }  // namespace cnnc::tool

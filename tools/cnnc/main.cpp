@@ -26,6 +26,8 @@ const Verb kVerbs[] = {
      cnnc::tool::verb_report},
     {"run", "run a network (reference backend or compiled) or a compiled library (.npy in and out)",
      cnnc::tool::verb_run},
+    {"train", "train the network on a dataset (reference backend): checkpoints, resume, log",
+     cnnc::tool::verb_train},
     {"tune", "autotune the kernels' schedules for this machine into a tuning database",
      cnnc::tool::verb_tune},
 };

@@ -106,6 +106,13 @@ int verb_run(const std::vector<std::string>& args) {
                  {}, ExitCode::Usage);
       return;
     }
+    // A training pipeline adds inputs (labels, lr, step): it runs first, so
+    // that --input can name them; the batch is then fixed (--batch).
+    const std::vector<std::string> names = pipe.pipeline(diag);
+    const bool makes_inputs = std::find(names.begin(), names.end(), "autodiff") != names.end() &&
+                              !check && backend == "reference";
+    if (makes_inputs) pipe.run(graph, net_opts.frontend.shapes, diag);
+    if (diag.has_errors()) return;
     auto in_bind = match(inputs, names_of(graph.inputs()), "--input", "input", diag);
     auto out_bind = match(outputs, names_of(graph.outputs()), "--output", "output", diag);
     diag.check();
@@ -131,9 +138,12 @@ int verb_run(const std::vector<std::string>& args) {
       bool only_batch =
           t->shape.rank() == want.rank() && want.rank() > 0 && net_opts.batch == 0 &&
           std::equal(want.dims.begin() + 1, want.dims.end(), t->shape.dims.begin() + 1);
-      if (t->shape != want && !(only_batch && (batch == 0 || batch == t->shape[0]))) {
-        diag.error(make_file_loc(file), "shape " + t->shape.str() + " does not match input '" +
-                                            v->name + "' " + want.str());
+      if (t->shape != want &&
+          !(only_batch && !makes_inputs && (batch == 0 || batch == t->shape[0]))) {
+        diag.error(make_file_loc(file),
+                   "shape " + t->shape.str() + " does not match input '" + v->name + "' " +
+                       want.str() +
+                       (makes_inputs ? " (a training graph: set the batch with --batch)" : ""));
         continue;
       }
       if (t->shape != want) batch = t->shape[0];
@@ -156,7 +166,9 @@ int verb_run(const std::vector<std::string>& args) {
     reference::RunOptions ro;
     ro.mode = pipe.mode == "training" ? reference::Mode::Training : reference::Mode::Inference;
     ro.seed = static_cast<uint64_t>(w.seed);
-    if (!reference::check_runnable(graph, ro, diag)) return;
+    if (!reference::check_runnable(graph, ro, diag) ||
+        !reference::check_inputs(graph, tensors, diag))
+      return;
     if (backend == "compiled") {
       if (pipe.mode == "training") {
         diag.error(
@@ -212,7 +224,7 @@ int verb_run(const std::vector<std::string>& args) {
         std::printf("all passes keep the outputs within the tolerance\n");
       return;
     }
-    pipe.run(graph, net_opts.frontend.shapes, diag);
+    if (!makes_inputs) pipe.run(graph, net_opts.frontend.shapes, diag);
     ro.simulate_arena = graph.arena_bytes.has_value();  // a planned graph runs in its arena
     reference::RunResult r = reference::run(graph, tensors, ro);
     if (cro.bench > 0) {  // the oracle's speed, for comparisons: one thread, no warm-up needed

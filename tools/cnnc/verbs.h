@@ -20,6 +20,7 @@ int verb_init(const std::vector<std::string>& args);
 int verb_import(const std::vector<std::string>& args);
 int verb_report(const std::vector<std::string>& args);
 int verb_run(const std::vector<std::string>& args);
+int verb_train(const std::vector<std::string>& args);
 int verb_tune(const std::vector<std::string>& args);
 
 /// Options every verb that reads a network shares.
