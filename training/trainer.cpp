@@ -20,6 +20,7 @@
 #include "support/format.h"
 #include "support/interrupt.h"
 #include "training/checkpoint.h"
+#include "training/plot.h"
 
 namespace cnnc::training {
 
@@ -370,8 +371,9 @@ int Trainer::run(const std::function<void(const Progress&)>& progress) {
     history_.push_back(rec);
     schedule_.end_epoch(rec.val_accuracy);
     checkpoint(epoch + 1, 0);
-    write_output_file_atomically((std::filesystem::path(opts_.checkpoint_dir) / "log.csv").string(),
-                                 history_csv(history_), diag_);
+    const std::filesystem::path out(opts_.checkpoint_dir);
+    write_output_file_atomically((out / "log.csv").string(), history_csv(history_), diag_);
+    write_output_file_atomically((out / "curves.png").string(), curves_png(history_), diag_);
     p.validating = false;
     p.finished = &history_.back();
     progress(p);
