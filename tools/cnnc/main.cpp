@@ -21,6 +21,8 @@ const Verb kVerbs[] = {
      cnnc::tool::verb_compile},
     {"dump-ir", "print the network as textual IR", cnnc::tool::verb_dump_ir},
     {"init", "write seeded initial weights (safetensors)", cnnc::tool::verb_init},
+    {"hparam-search", "search learning rate and weight decay with short training runs",
+     cnnc::tool::verb_hparam_search},
     {"import", "convert an ONNX model or Caffe prototxt into a JSON spec", cnnc::tool::verb_import},
     {"report", "per-layer shapes, parameters, MACs, FLOPs, memory and receptive fields",
      cnnc::tool::verb_report},
@@ -36,7 +38,7 @@ void usage(std::ostream& o) {
   o << "usage: cnnc VERB [options]   (cnnc VERB --help for the options of a verb)\n\n"
        "cnnc compiles convolutional networks ahead of time.\n\nverbs:\n";
   for (const Verb& v : kVerbs)
-    o << "  " << v.name << std::string(12 - std::strlen(v.name), ' ') << v.summary << "\n";
+    o << "  " << v.name << std::string(15 - std::strlen(v.name), ' ') << v.summary << "\n";
   o << "\nNET is a .json network spec, an .onnx model, a Caffe .prototxt or a .cnnir textual-IR\n"
        "file.\n"
        "Errors are printed as file:line:col: error: message.\n"

@@ -17,6 +17,7 @@ namespace cnnc::tool {
 int verb_compile(const std::vector<std::string>& args);
 int verb_dump_ir(const std::vector<std::string>& args);
 int verb_init(const std::vector<std::string>& args);
+int verb_hparam_search(const std::vector<std::string>& args);
 int verb_import(const std::vector<std::string>& args);
 int verb_report(const std::vector<std::string>& args);
 int verb_run(const std::vector<std::string>& args);
