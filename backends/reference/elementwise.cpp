@@ -135,6 +135,19 @@ void around(const ir::Shape& s, int64_t axis, int64_t& outer, int64_t& inner) {
   }
 }
 int64_t normalise(int64_t axis, int rank) { return axis < 0 ? axis + rank : axis; }
+
+// Calls f(at, len) for every line of a tensor of shape `s` along `axis`:
+// at(j) is the flat index of the line's j-th element.
+template <class F>
+void for_each_line(const ir::Shape& s, int64_t axis, F f) {
+  axis = normalise(axis, s.rank());
+  int64_t outer = 0, inner = 0;
+  around(s, axis, outer, inner);
+  const int64_t len = s[static_cast<int>(axis)];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t in = 0; in < inner; ++in)
+      f([=](int64_t j) { return (o * len + j) * inner + in; }, len);
+}
 }  // namespace
 
 void concat(const std::vector<const DTensor*>& xs, int64_t axis, DTensor& y) {
@@ -153,19 +166,13 @@ void concat(const std::vector<const DTensor*>& xs, int64_t axis, DTensor& y) {
 }
 
 void softmax(const DTensor& x, int64_t axis, DTensor& y) {
-  axis = normalise(axis, x.shape.rank());
-  int64_t outer = 0, inner = 0;
-  around(x.shape, axis, outer, inner);
-  const int64_t len = x.shape[static_cast<int>(axis)];
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t in = 0; in < inner; ++in) {
-      auto at = [&](int64_t j) { return (o * len + j) * inner + in; };
-      double m = -INFINITY;
-      for (int64_t j = 0; j < len; ++j) m = std::max<double>(m, x[at(j)]);
-      double sum = 0;
-      for (int64_t j = 0; j < len; ++j) sum += std::exp(x[at(j)] - m);
-      for (int64_t j = 0; j < len; ++j) y[at(j)] = std::exp(x[at(j)] - m) / sum;
-    }
+  for_each_line(x.shape, axis, [&](auto at, int64_t len) {
+    double m = -INFINITY;
+    for (int64_t j = 0; j < len; ++j) m = std::max<double>(m, x[at(j)]);
+    double sum = 0;
+    for (int64_t j = 0; j < len; ++j) sum += std::exp(x[at(j)] - m);
+    for (int64_t j = 0; j < len; ++j) y[at(j)] = std::exp(x[at(j)] - m) / sum;
+  });
 }
 
 void concat_grad(const DTensor& dy, int64_t axis, const std::vector<DTensor*>& dxs) {
@@ -185,17 +192,11 @@ void concat_grad(const DTensor& dy, int64_t axis, const std::vector<DTensor*>& d
 
 void softmax_grad(const DTensor& y, int64_t axis, const DTensor& dy, DTensor& dx) {
   // dx_j = y_j (dy_j − Σ_i dy_i y_i) along the axis.
-  axis = normalise(axis, y.shape.rank());
-  int64_t outer = 0, inner = 0;
-  around(y.shape, axis, outer, inner);
-  const int64_t len = y.shape[static_cast<int>(axis)];
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t in = 0; in < inner; ++in) {
-      auto at = [&](int64_t j) { return (o * len + j) * inner + in; };
-      double dot = 0;
-      for (int64_t j = 0; j < len; ++j) dot += dy[at(j)] * y[at(j)];
-      for (int64_t j = 0; j < len; ++j) dx[at(j)] += y[at(j)] * (dy[at(j)] - dot);
-    }
+  for_each_line(y.shape, axis, [&](auto at, int64_t len) {
+    double dot = 0;
+    for (int64_t j = 0; j < len; ++j) dot += dy[at(j)] * y[at(j)];
+    for (int64_t j = 0; j < len; ++j) dx[at(j)] += y[at(j)] * (dy[at(j)] - dot);
+  });
 }
 
 namespace {

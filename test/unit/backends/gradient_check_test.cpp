@@ -144,6 +144,13 @@ void check(const Case& c) {
   "  param @f.bias: f32[4]\n"         \
   "  %f = conv2d(%x, @f.weight, @f.bias) {filters=4, kernel=[1,1]}\n"
 
+// The parameters of a batch_norm 'b' over FRONT's 4 channels.
+#define BN_PARAMS                     \
+  "  param @b.gamma: f32[4]\n"        \
+  "  param @b.beta: f32[4]\n"         \
+  "  param @b.running_mean: f32[4]\n" \
+  "  param @b.running_var: f32[4]\n"
+
 std::string through(const std::string& op_line) {
   return "graph \"g\" {\n" FRONT "  " + op_line + "\n  output %y\n}\n";
 }
@@ -182,22 +189,17 @@ TEST(GradientCheck, LinearOnFourDimensionalInput) {
 }
 
 TEST(GradientCheck, BatchNormTrainingMode) {
-  check({"bn", "graph \"g\" {\n" FRONT R"(  param @b.gamma: f32[4]
-  param @b.beta: f32[4]
-  param @b.running_mean: f32[4]
-  param @b.running_var: f32[4]
-  %b = batch_norm(%f, @b.gamma, @b.beta, @b.running_mean, @b.running_var)
+  check({"bn", "graph \"g\" {\n" FRONT BN_PARAMS
+               R"(  %b = batch_norm(%f, @b.gamma, @b.beta, @b.running_mean, @b.running_var)
   %y = sigmoid(%b)
   output %y
 })"});
 }
 
 TEST(GradientCheck, BatchNormInferenceModeUsesRunningStatistics) {
-  check({"bn_eval", "graph \"g\" {\n" FRONT R"(  param @b.gamma: f32[4]
-  param @b.beta: f32[4]
-  param @b.running_mean: f32[4]
-  param @b.running_var: f32[4]
-  %y = batch_norm(%f, @b.gamma, @b.beta, @b.running_mean, @b.running_var) {eps=0.001}
+  check({"bn_eval",
+         "graph \"g\" {\n" FRONT BN_PARAMS
+         R"(  %y = batch_norm(%f, @b.gamma, @b.beta, @b.running_mean, @b.running_var) {eps=0.001}
   output %y
 })",
          passes::TrainingOptions::Loss::Mse, reference::Mode::Inference});
