@@ -113,4 +113,11 @@ std::string kernel_symbol(const KernelSpec& spec, const std::string& variant) {
   return "cnnc_k_" + stable_hash(spec.key() + "|" + variant);
 }
 
+InputBlocks input_blocks(const KernelSpec& k) {
+  const Geometry& gx = k.args.at(0);
+  const int C = k.in_block ? gx.extent[2] * k.in_block : gx.extent[2];
+  const int B = k.in_block ? k.in_block : C % 16 == 0 ? 16 : C % 8 == 0 ? 8 : C % 4 == 0 ? 4 : 1;
+  return {C, B};
+}
+
 }  // namespace cnnc::halide

@@ -73,6 +73,15 @@ struct KernelSpec {
   std::string key() const;
 };
 
+/// Blocked conv: the input's channel count and the block of input channels the
+/// template sums over: the producer's block when the input arrives blocked
+/// (in_block), else the widest of 16, 8, 4, 1 dividing the channels.
+struct InputBlocks {
+  int channels;
+  int block;
+};
+InputBlocks input_blocks(const KernelSpec& k);
+
 /// The output-channel block of a convolution computed in the blocked layout:
 /// 16 where the filters divide by 16, else 8 where they divide by 8, else 0
 /// (the plain NCHW kernel). Depthwise convolutions (one filter per input

@@ -6,9 +6,9 @@
 
 namespace cnnc::halide {
 
-namespace {
-
 int lanes(Isa isa) { return isa == Isa::Avx512 ? 16 : isa == Isa::Avx2 ? 8 : 4; }
+
+namespace {
 
 // The widest power of two ≤ min(want, extent): splits must not exceed the extent.
 int fit(int want, int64_t extent) {

@@ -11,6 +11,8 @@ namespace cnnc::halide {
 /// The vector ISA a kernel variant is compiled for.
 enum class Isa : uint8_t { Sse41, Avx2, Avx512 };
 const char* isa_name(Isa i);
+/// float32 lanes of a vector register: 16 (AVX-512), 8 (AVX2), 4 (SSE4.1).
+int lanes(Isa isa);
 
 struct Schedule {
   int vector = 8;          ///< lanes of the vectorised innermost dim (output width, or channels)

@@ -9,8 +9,6 @@ namespace cnnc::halide {
 
 namespace {
 
-int lanes(Isa isa) { return isa == Isa::Avx512 ? 16 : isa == Isa::Avx2 ? 8 : 4; }
-
 // Vector registers a register tile may fill with accumulators, leaving two
 // for the broadcast input and the weights.
 int accumulator_limit(Isa isa) { return (isa == Isa::Avx512 ? 32 : 16) - 2; }
@@ -126,13 +124,7 @@ ScheduleSpace::ScheduleSpace(const KernelSpec& spec, Isa isa, const Schedule& ba
         for (int d : divisors(o.height)) splits.insert(d);
         add("parallel_split", splits);
         // Chunks of whole input blocks, as the template sums them.
-        const Geometry& gx = spec.args[0];
-        const int C = spec.in_block ? gx.extent[2] * spec.in_block : gx.extent[2];
-        const int Bi = spec.in_block ? spec.in_block
-                       : C % 16 == 0 ? 16
-                       : C % 8 == 0  ? 8
-                       : C % 4 == 0  ? 4
-                                     : 1;
+        const auto [C, Bi] = input_blocks(spec);
         if (spec.conv.groups == 1) {
           std::set<int> chunks;
           for (int d : divisors(C / Bi))

@@ -42,13 +42,11 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
   const ImageParam &x = args.x, &w = args.w;
   const std::optional<ImageParam>&bias = args.bias, &res = args.res;
 
-  // Input channels in blocks of Bi: the producer's block when the input
-  // arrives blocked, else the widest of 16, 8, 4, 1 dividing C.
+  // Input channels in blocks of Bi (input_blocks).
   const int xin = k.in_block;
   const int W = xin ? gx.extent[0] / xin : gx.extent[0], H = gx.extent[1];
-  const int C = xin ? gx.extent[2] * xin : gx.extent[2];
+  const auto [C, Bi] = input_blocks(k);
   const int B = gw.extent[0], S = static_cast<int>(a.kernel.w);
-  const int Bi = xin ? xin : C % 16 == 0 ? 16 : C % 8 == 0 ? 8 : C % 4 == 0 ? 4 : 1;
   // Depthwise: each output channel reads its own input channel, so the input
   // block is the output block (conv_block) and there is nothing to sum across.
   const bool depthwise = a.groups > 1;

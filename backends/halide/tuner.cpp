@@ -222,6 +222,16 @@ void run_job(const Job& job, const TuneOptions& o, TuningRecord& r) {
 
 }  // namespace
 
+std::vector<size_t> by_default_time(const std::vector<KernelResult>& kernels, bool only_measured) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < kernels.size(); ++i)
+    if (!only_measured || kernels[i].def.status == "ok") order.push_back(i);
+  auto weight = [&](size_t i) { return kernels[i].def.median_ms * kernels[i].calls; };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return weight(a) > weight(b); });
+  return order;
+}
+
 std::string kernel_layers(const LoweredModel& m, size_t spec, int& calls, int64_t& flops) {
   std::string first;
   calls = 0;
@@ -332,12 +342,8 @@ TuneResult tune(const LoweredModel& m, const TuneOptions& o, const std::string& 
   }
   const double per_trial = std::max(0.01, n ? wall_sum / static_cast<double>(n) : 1.0);
   double trials_left = std::max(0.0, (o.budget_s - static_cast<double>(n) * per_trial) / per_trial);
-  std::vector<size_t> order;
-  for (size_t i = 0; i < n; ++i)
-    if (result.kernels[i].def.status == "ok") order.push_back(i);
+  const std::vector<size_t> order = by_default_time(result.kernels, /*only_measured=*/true);
   auto weight = [&](size_t i) { return result.kernels[i].def.median_ms * result.kernels[i].calls; };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return weight(a) > weight(b); });
   std::vector<int> planned(n, 0);
   for (size_t i : order) {
     const double share = weight_sum > 0 ? weight(i) / weight_sum : 0;

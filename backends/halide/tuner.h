@@ -60,6 +60,10 @@ struct TuneResult {
   int measured = 0, reused = 0;
 };
 
+/// Indices of `kernels` (with only_measured, those whose default ran) by the time their default
+/// schedules take in one run of the network (median × calls), longest first.
+std::vector<size_t> by_default_time(const std::vector<KernelResult>& kernels, bool only_measured);
+
 /// Tunes every kernel of `m` for o.target. The records' `date` is `date`.
 TuneResult tune(const LoweredModel& m, const TuneOptions& o, const std::string& date);
 

@@ -120,7 +120,8 @@ int verb_compile(const std::vector<std::string>& args) {
     if (pipe.mode == "training") {
       diag.error(
           {},
-          "cnnc compile builds inference libraries; --mode training is not supported by compile",
+          "cnnc compile builds inference libraries; --mode training is not supported by compile "
+          "yet (cnnc train trains on the reference backend)",
           {}, ExitCode::Usage);
       return;
     }

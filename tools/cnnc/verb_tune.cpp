@@ -274,14 +274,7 @@ int verb_tune(const std::vector<std::string>& args) {
 
     std::vector<TuningRow> rows;
     int failed = 0, total_trials = 0;
-    std::vector<size_t> order(result.kernels.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    auto weight = [&](size_t i) {
-      return result.kernels[i].def.median_ms * result.kernels[i].calls;
-    };
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return weight(a) > weight(b); });
-    for (size_t i : order) {
+    for (size_t i : halide::by_default_time(result.kernels, /*only_measured=*/false)) {
       const halide::KernelResult& k = result.kernels[i];
       failed += static_cast<int>(k.failures.size());
       total_trials += k.trials;
