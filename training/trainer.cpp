@@ -141,6 +141,9 @@ bool Trainer::build() {
   passes::PassManager pm({"autodiff", "optimizer"}, {});
   passes::PassContext ctx(passes::Mode::Training);
   ctx.training = opts_.training;
+  // A classifier: cross-entropy on the logits (the output, or the input of a final softmax).
+  if (ctx.training.loss == passes::TrainingOptions::Loss::Auto)
+    ctx.training.loss = passes::TrainingOptions::Loss::CrossEntropy;
   ctx.diag = &diag_;
   pm.run(train_, ctx);
   if (ctx.errors > 0) return false;
@@ -167,6 +170,7 @@ double Trainer::validate(double& loss) {
     if (const ir::Value* q = train_.find_value(p->name, true)) p->data = q->data;
   BatchSource src(data_.test, norm_, {opts_.batch, false, false, opts_.seed, {}});
   src.start_epoch(0);
+  // The output is probabilities (a final softmax) or logits.
   const bool probabilities =
       eval_.outputs()[0]->producer && eval_.outputs()[0]->producer->op == ir::OpKind::Softmax;
   Batch b;
@@ -177,12 +181,19 @@ double Trainer::validate(double& loss) {
     hits += correct(pred, b.labels, b.valid);
     seen += b.valid;
     const int64_t K = pred.shape[1];
-    if (probabilities)
-      for (int64_t n = 0; n < b.valid; ++n)
-        loss_sum -= std::log(
-            std::max(static_cast<double>(pred[n * K + static_cast<int64_t>(b.labels[n])]), 1e-30));
+    for (int64_t n = 0; n < b.valid; ++n) {
+      const double at_label = pred[n * K + static_cast<int64_t>(b.labels[n])];
+      if (probabilities) {
+        loss_sum -= std::log(std::max(at_label, 1e-30));
+        continue;
+      }
+      double m = -INFINITY, sum = 0;  // −log softmax from the logits
+      for (int64_t k = 0; k < K; ++k) m = std::max(m, static_cast<double>(pred[n * K + k]));
+      for (int64_t k = 0; k < K; ++k) sum += std::exp(pred[n * K + k] - m);
+      loss_sum += m + std::log(sum) - at_label;
+    }
   }
-  loss = probabilities ? loss_sum / static_cast<double>(seen) : NAN;
+  loss = loss_sum / static_cast<double>(std::max<int64_t>(seen, 1));
   return static_cast<double>(hits) / static_cast<double>(std::max<int64_t>(seen, 1));
 }
 
