@@ -52,7 +52,8 @@ def torch_rate(cnnc, net, shape, classes, steps):
     x = torch.tensor(rng.normal(0, 1, (BATCH,) + shape).astype(np.float32))
     y = torch.tensor(rng.integers(0, classes, BATCH))
     last = g.nodes[-1]
-    g.nodes, g.outputs = g.nodes[:-1], [last[2][0][1:]]  # cross-entropy on the logits
+    if last[1] == "softmax":  # cross-entropy on the logits under it, as cnnc train
+        g.nodes, g.outputs = g.nodes[:-1], [last[2][0][1:]]
 
     def step():
         opt.zero_grad()
