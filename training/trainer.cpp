@@ -320,7 +320,9 @@ int Trainer::run(const std::function<void(const Progress&)>& progress) {
       reference::RunResult r = reference::run(train_, inputs, ro);
       const double loss = r.outputs[0][0];
       if (step_ == 0) initial_loss_ = loss;
-      if (!std::isfinite(loss) || loss > 3 * initial_loss_) {
+      // Diverged: NaN, or 3x the first loss (with a floor, so that a run that starts
+      // near zero loss, e.g. fine-tuning a trained network, is not stopped by noise).
+      if (!std::isfinite(loss) || loss > 3 * std::max(initial_loss_, 1e-3)) {
         diag_.error(
             {},
             "training diverged at epoch " + std::to_string(epoch + 1) + ", batch " +
