@@ -2,6 +2,13 @@
 // the activation of that op's epilogue, computed before the result is stored:
 //   relu(conv(x))  ->  conv(x) {epilogue=relu}
 // Exact in inference and training (the forward value is the same).
+//
+// In a training graph the pre-activation value also feeds the backward ops:
+// the activation's (its x) and the producer's (its y, which conv2d_grad,
+// linear_grad and add_grad do not read). For relu and leaky_relu with a
+// positive slope the gradient is the same computed from the activation's
+// output (y > 0 exactly when x > 0), so the fusion stays exact there: those
+// operands then read the fused, activated result.
 #include "passes/pass.h"
 #include "passes/rewrite.h"
 
@@ -23,6 +30,27 @@ class FuseActivation : public Pass {
   }
 
  private:
+  // Whether every other user of the activation's input is a backward op that
+  // reads the same from the activated value: the activation's own (x slot, an
+  // activation whose gradient follows from its output) or the producer's
+  // (y slot, unread).
+  static bool only_backward_users(const ir::Graph& g, const Node& a, const Node& p) {
+    const bool from_output =
+        a.op == OpKind::Relu || (a.op == OpKind::LeakyRelu && a.as<ir::LeakyReluAttrs>().alpha > 0);
+    if (!from_output || is_graph_output(g, a.inputs[0])) return false;
+    const ir::Value* x = a.inputs[0];
+    for (const auto& n : g.nodes()) {
+      for (size_t i = 0; i < n->inputs.size(); ++i) {
+        if (n->inputs[i] != x || n.get() == &a) continue;
+        const bool act_grad = n->op == ir::grad_of(a.op) && i == 0;
+        const auto ops = ir::split_operands(p);
+        const bool producer_grad = n->op == ir::grad_of(p.op) && ops && i == ops->data.size();
+        if (!act_grad && !producer_grad) return false;
+      }
+    }
+    return true;
+  }
+
   bool fuse(ir::Graph& g, Node& a, PassContext& ctx) {
     const std::string an = a.name();
     ir::Value* x = a.inputs[0];
@@ -35,7 +63,7 @@ class FuseActivation : public Pass {
       return false;
     }
     auto uses = g.use_counts();
-    if (uses[x] != 1) {
+    if (uses[x] != 1 && !only_backward_users(g, a, *p)) {
       ctx.refused({an, p->name()},
                   an + ": not fused: '" + x->name + "' has " + std::to_string(uses[x]) + " users");
       return false;
@@ -52,7 +80,7 @@ class FuseActivation : public Pass {
     ep->act = act;
     const std::string pn = p->name();
     p->fused.push_back(an);
-    replace_result(g, a.output(), x, p);  // x has one use: it is no network output
+    replace_result(g, a.output(), x, p);  // x is no network output (its users are nodes)
     g.erase_node(&a);
     ctx.applied({pn, an}, an + ": fused into " + ir::op_name(p->op) + " '" + pn + "'", "fused");
     return true;

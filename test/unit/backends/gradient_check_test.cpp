@@ -351,5 +351,27 @@ TEST(Autodiff, MemoryPlannedTrainingGraphComputesTheSame) {
     EXPECT_EQ(before.outputs[i].data, after.outputs[i].data) << p.train.outputs()[i]->name;
 }
 
+// fuse-activation on a training graph fuses relu into the conv and linear
+// before it (their backward ops read the same from the activated value) and
+// leaves the batch-normalised relu alone; every output stays the same.
+TEST(Autodiff, FusedTrainingGraphComputesTheSame) {
+  Prepared p = prepare({"lenet_bn", kSmallNet, passes::TrainingOptions::Loss::CrossEntropy});
+  reference::RunOptions opts;
+  opts.mode = reference::Mode::Training;
+  opts.seed = 4;
+  auto before = reference::run_f64(p.train, p.inputs, opts, &p.params);
+  passes::PassManager pm({"fuse-activation"}, {});
+  passes::PassContext ctx(passes::Mode::Training);
+  pm.run(p.train, ctx);
+  int fused = 0;
+  for (const auto& n : p.train.nodes())
+    if (const ir::Epilogue* e = ir::epilogue_of(n->attrs); e && e->act.op) ++fused;
+  EXPECT_EQ(fused, 2);  // c2+r2, fc1+r3; r1 follows batch_norm
+  auto after = reference::run_f64(p.train, p.inputs, opts, &p.params);
+  ASSERT_EQ(before.outputs.size(), after.outputs.size());
+  for (size_t i = 0; i < before.outputs.size(); ++i)
+    EXPECT_EQ(before.outputs[i].data, after.outputs[i].data) << p.train.outputs()[i]->name;
+}
+
 }  // namespace
 }  // namespace cnnc
