@@ -32,6 +32,21 @@ OpKind grad_of(OpKind forward) {
   return forward;
 }
 
+bool activation_grad_reads_output(OpKind act, double alpha) {
+  switch (act) {
+    case OpKind::Relu:
+    case OpKind::Selu:
+    case OpKind::Sigmoid:
+    case OpKind::Tanh:
+      return true;
+    case OpKind::LeakyRelu:
+    case OpKind::Elu:
+      return alpha > 0;
+    default:
+      return false;  // gelu and clip need x
+  }
+}
+
 std::optional<OpKind> op_from_name(std::string_view name) {
   for (int i = 0; i < kNumOps; ++i)
     if (name == kOps[i].name) return static_cast<OpKind>(i);

@@ -52,6 +52,11 @@ inline const char* op_name(OpKind k) { return op_info(k).name; }
 inline bool is_grad(OpKind k) { return op_info(k).role == OpRole::Grad; }
 /// The backward op of a Layer or Loss op.
 OpKind grad_of(OpKind forward);
+/// Whether the backward op of activation `act` (with leaky_relu's or elu's
+/// `alpha`) computes from the forward result y alone, leaving its x operand
+/// unread: relu, leaky_relu and elu with alpha > 0 (y > 0 exactly when x > 0),
+/// selu, sigmoid, tanh. Passes may then let x hold the activated value.
+bool activation_grad_reads_output(OpKind act, double alpha);
 std::optional<OpKind> op_from_name(std::string_view name);
 /// Every op name of these roles, in table order (for suggestions and --help).
 std::vector<std::string> all_op_names(bool layers_only = false);

@@ -5,10 +5,10 @@
 //
 // In a training graph the pre-activation value also feeds the backward ops:
 // the activation's (its x) and the producer's (its y, which conv2d_grad,
-// linear_grad and add_grad do not read). For relu and leaky_relu with a
-// positive slope the gradient is the same computed from the activation's
-// output (y > 0 exactly when x > 0), so the fusion stays exact there: those
-// operands then read the fused, activated result.
+// linear_grad and add_grad do not read). Where the activation's backward op
+// reads only its output (ir::activation_grad_reads_output: relu, sigmoid,
+// tanh, selu, leaky_relu/elu with alpha > 0) neither reads that value, so the
+// fusion stays exact: those operands then hold the fused, activated result.
 #include "passes/pass.h"
 #include "passes/rewrite.h"
 
@@ -31,12 +31,13 @@ class FuseActivation : public Pass {
 
  private:
   // Whether every other user of the activation's input is a backward op that
-  // reads the same from the activated value: the activation's own (x slot, an
-  // activation whose gradient follows from its output) or the producer's
-  // (y slot, unread).
+  // does not read it: the activation's own (x slot, unread when its gradient
+  // follows from its output) or the producer's (y slot, unread).
   static bool only_backward_users(const ir::Graph& g, const Node& a, const Node& p) {
-    const bool from_output =
-        a.op == OpKind::Relu || (a.op == OpKind::LeakyRelu && a.as<ir::LeakyReluAttrs>().alpha > 0);
+    double alpha = 0;
+    if (a.op == OpKind::LeakyRelu) alpha = a.as<ir::LeakyReluAttrs>().alpha;
+    if (a.op == OpKind::Elu) alpha = a.as<ir::EluAttrs>().alpha;
+    const bool from_output = ir::activation_grad_reads_output(a.op, alpha);
     if (!from_output || is_graph_output(g, a.inputs[0])) return false;
     const ir::Value* x = a.inputs[0];
     for (const auto& n : g.nodes()) {

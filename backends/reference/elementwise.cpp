@@ -69,8 +69,33 @@ double activate_grad(ir::OpKind op, double alpha, double beta, double x) {
   }
 }
 
-void activation_grad(ir::OpKind op, double alpha, double beta, const DTensor& x, const DTensor& dy,
-                     DTensor& dx) {
+double activate_grad_from_output(ir::OpKind op, double alpha, double y) {
+  switch (op) {
+    case ir::OpKind::Relu:
+      return y > 0 ? 1.0 : 0.0;
+    case ir::OpKind::LeakyRelu:  // alpha > 0
+      return y > 0 ? 1.0 : alpha;
+    case ir::OpKind::Elu:  // y = alpha (e^x − 1) below 0: alpha e^x = y + alpha
+      return y > 0 ? 1.0 : y + alpha;
+    case ir::OpKind::Selu:
+      return y > 0 ? kSeluScale : y + kSeluScale * kSeluAlpha;
+    case ir::OpKind::Sigmoid:
+      return y * (1 - y);
+    case ir::OpKind::Tanh:
+      return 1 - y * y;
+    default:
+      CNNC_INTERNAL_ERROR() << "'" << ir::op_name(op) << "' has no gradient from its output";
+      return 0;
+  }
+}
+
+void activation_grad(ir::OpKind op, double alpha, double beta, const DTensor& x, const DTensor& y,
+                     const DTensor& dy, DTensor& dx) {
+  if (ir::activation_grad_reads_output(op, alpha)) {
+    for (int64_t i = 0; i < y.size(); ++i)
+      dx[i] += dy[i] * activate_grad_from_output(op, alpha, y[i]);
+    return;
+  }
   for (int64_t i = 0; i < x.size(); ++i) dx[i] += dy[i] * activate_grad(op, alpha, beta, x[i]);
 }
 

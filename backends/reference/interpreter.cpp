@@ -287,7 +287,7 @@ class Interpreter {
         break;
       default: {
         const Act a = act(n);
-        activation_grad(fwd, a.alpha, a.beta, x, dy, *grads[0]);
+        activation_grad(fwd, a.alpha, a.beta, x, y, dy, *grads[0]);
       }
     }
   }

@@ -65,8 +65,12 @@ void adam_update(const ir::AdamAttrs& a, const DTensor& grad, double lr, double 
 /// d activate / dx at x. At kinks: relu' (0) = 0, clip passes [min, max] inclusive
 /// (PyTorch's clamp).
 double activate_grad(ir::OpKind op, double alpha, double beta, double x);
-void activation_grad(ir::OpKind op, double alpha, double beta, const DTensor& x, const DTensor& dy,
-                     DTensor& dx);
+/// The same from the forward result y, for the activations where
+/// ir::activation_grad_reads_output holds.
+double activate_grad_from_output(ir::OpKind op, double alpha, double y);
+/// From y where the IR says the backward op reads y only, else from x.
+void activation_grad(ir::OpKind op, double alpha, double beta, const DTensor& x, const DTensor& y,
+                     const DTensor& dy, DTensor& dx);
 
 void conv2d_grad(const DTensor& x, const DTensor& w, const DTensor& dy, const ir::Conv2dAttrs& a,
                  DTensor& dx, DTensor& dw, DTensor* db);

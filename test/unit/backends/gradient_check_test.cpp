@@ -354,8 +354,9 @@ TEST(Autodiff, MemoryPlannedTrainingGraphComputesTheSame) {
 // fuse-activation on a training graph fuses relu into the conv and linear
 // before it (their backward ops read the same from the activated value) and
 // leaves the batch-normalised relu alone; every output stays the same.
-TEST(Autodiff, FusedTrainingGraphComputesTheSame) {
-  Prepared p = prepare({"lenet_bn", kSmallNet, passes::TrainingOptions::Loss::CrossEntropy});
+void expect_fusion_keeps_outputs(const Case& c, int want_fused) {
+  SCOPED_TRACE(c.name);
+  Prepared p = prepare(c);
   reference::RunOptions opts;
   opts.mode = reference::Mode::Training;
   opts.seed = 4;
@@ -366,11 +367,34 @@ TEST(Autodiff, FusedTrainingGraphComputesTheSame) {
   int fused = 0;
   for (const auto& n : p.train.nodes())
     if (const ir::Epilogue* e = ir::epilogue_of(n->attrs); e && e->act.op) ++fused;
-  EXPECT_EQ(fused, 2);  // c2+r2, fc1+r3; r1 follows batch_norm
+  EXPECT_EQ(fused, want_fused);
   auto after = reference::run_f64(p.train, p.inputs, opts, &p.params);
   ASSERT_EQ(before.outputs.size(), after.outputs.size());
   for (size_t i = 0; i < before.outputs.size(); ++i)
     EXPECT_EQ(before.outputs[i].data, after.outputs[i].data) << p.train.outputs()[i]->name;
+}
+
+TEST(Autodiff, FusedTrainingGraphComputesTheSame) {
+  // c2+r2, fc1+r3; r1 follows batch_norm.
+  expect_fusion_keeps_outputs({"lenet_bn", kSmallNet, passes::TrainingOptions::Loss::CrossEntropy},
+                              2);
+  // Activations whose gradients follow from their outputs; gelu's does not.
+  expect_fusion_keeps_outputs(
+      {"activations", "graph \"g\" {\n" FRONT R"(  param @a.weight: f32[4,4,1,1]
+  param @b.weight: f32[4,4,1,1]
+  param @l.weight: f32[3,144]
+  %fs = sigmoid(%f)
+  %a = conv2d(%fs, @a.weight) {filters=4, kernel=[1,1], bias=false}
+  %at = tanh(%a)
+  %b = conv2d(%at, @b.weight) {filters=4, kernel=[1,1], bias=false}
+  %bg = gelu(%b)
+  %s = add(%bg, %fs)
+  %se = elu(%s) {alpha=0.5}
+  %l = linear(%se, @l.weight) {units=3, bias=false}
+  %y = selu(%l)
+  output %y
+})"},
+      4);
 }
 
 }  // namespace
