@@ -165,9 +165,13 @@ void Trainer::store(const std::vector<ir::Tensor>& outputs,
     train_.find_value(name, true)->data = std::make_shared<const ir::Tensor>(std::move(t));
 }
 
-double Trainer::validate(double& loss) {
+void Trainer::share_trained_values() {
   for (ir::Value* p : eval_.params())
     if (const ir::Value* q = train_.find_value(p->name, true)) p->data = q->data;
+}
+
+double Trainer::validate(double& loss) {
+  share_trained_values();
   BatchSource src(data_.test, norm_, {opts_.batch, false, false, opts_.seed, {}});
   src.start_epoch(0);
   // The output is probabilities (a final softmax) or logits.
@@ -399,8 +403,7 @@ int Trainer::run(const std::function<void(const Progress&)>& progress) {
     }
   }
   // The trained network's parameters, for cnnc run / compile --weights.
-  for (ir::Value* p : eval_.params())
-    if (const ir::Value* q = train_.find_value(p->name, true)) p->data = q->data;
+  share_trained_values();
   io::write_safetensors(
       (std::filesystem::path(opts_.checkpoint_dir) / "weights.safetensors").string(),
       io::collect_weights(eval_), {{"cnnc.network", eval_.name}}, diag_);

@@ -65,6 +65,8 @@ class Trainer {
 
  private:
   bool build();
+  /// Gives the inference graph the training graph's current parameter values.
+  void share_trained_values();
   double validate(double& loss);
   void checkpoint(int64_t epoch, int64_t batch);
   // The epoch in progress: its running sums (checkpointed with it).
