@@ -39,6 +39,7 @@ extern "C" {
 #define CNNC_ERR_NOMEM 7   /* out of memory */
 #define CNNC_ERR_KERNEL 8  /* a kernel failed (the text names it) */
 #define CNNC_ERR_ARG 9     /* an argument is out of range */
+#define CNNC_ERR_IO 10     /* a file could not be written */
 
 typedef struct cnnc_model cnnc_model;
 
@@ -102,6 +103,32 @@ const char* cnnc_kernel_op(int k);
 int64_t cnnc_kernel_flops(int k);
 double cnnc_kernel_seconds(const cnnc_model* m, int k); /* summed over profiled runs */
 int64_t cnnc_profiled_runs(const cnnc_model* m);
+
+/* Training libraries (`cnnc compile NET --mode training`): the library runs
+ * one optimizer step per call: forward, loss, backward and the update, which
+ * overwrites the weights and the optimizer state inside the instance.
+ *
+ *   cnnc_model* m = cnnc_create(NULL);             // or a file cnnc_save_weights wrote
+ *   const float* in[] = {images};                  // the network's inputs, batch as compiled
+ *   float loss;
+ *   for (...) cnnc_train_step(m, in, labels, lr, &loss, NULL);
+ *   cnnc_save_weights(m, "trained.safetensors");   // weights + optimizer state + step count
+ *
+ * labels: one float per image holding its class index (cross-entropy), or a
+ * target of the prediction's shape (mean-squared error). The momentum, weight
+ * decay and betas are compiled in; the learning rate is per step. Adam's step
+ * count and the dropout seed (seed + step) advance with each successful step;
+ * a failed step (e.g. a label out of range) leaves the weights unchanged
+ * unless a kernel of the update itself failed. cnnc_run on a training library
+ * runs one step too, with every input (labels, lr, ...) explicit. */
+int cnnc_is_training(void); /* 1: a training library */
+int cnnc_train_step(cnnc_model* m, const float* const* inputs, const float* labels, float lr,
+                    float* loss, float* prediction); /* prediction: NULL, or output 1's size */
+int64_t cnnc_train_steps(const cnnc_model* m);       /* steps taken (saved and restored) */
+int cnnc_set_seed(cnnc_model* m, uint64_t seed);     /* dropout's seed (default 0) */
+/* Writes every weight, the optimizer state and the step count, atomically
+ * (a temporary file renamed over `path`); cnnc_create(path) resumes from it. */
+int cnnc_save_weights(cnnc_model* m, const char* path);
 
 #ifdef __cplusplus
 }

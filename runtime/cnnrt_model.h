@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define CNNRT_ABI_VERSION 1
+#define CNNRT_ABI_VERSION 2
 #define CNNRT_MAX_RANK 4
 
 /* Where a buffer's memory lives. */
@@ -84,6 +84,13 @@ typedef struct cnnrt_model_desc {
   const cnnrt_weight_desc* weights;
   const cnnrt_buffer_desc* buffers;
   const cnnrt_kernel_desc* kernels;
+  /* Training libraries (--mode training): the step updates the weights in
+   * place; the inputs cnnc_train_step fills (-1: none). */
+  int32_t training;
+  int32_t labels_input;
+  int32_t lr_input;
+  int32_t step_input; /* Adam's 1-based step count */
+  int32_t seed_input; /* dropout's seed: two floats holding a uint64's bits */
 } cnnrt_model_desc;
 
 /* Defined by the generated object. */

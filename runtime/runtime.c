@@ -33,6 +33,9 @@ struct cnnc_model {
   int64_t profiled_runs;
   double* kernel_seconds;
   struct timespec kernel_start;
+  int64_t steps;   /* training: steps taken */
+  uint64_t seed;   /* training: dropout's seed */
+  float* step_out; /* training: where the outputs of a step land */
   char last_error[1024];
 };
 
@@ -227,16 +230,29 @@ static cnnc_model* create(const char* weights_path, void* arena, size_t arena_by
     if (posix_memalign((void**)&m->arena, 64, (size_t)d->arena_bytes + 64) != 0) goto nomem;
     m->owns_arena = 1;
   }
-  if (d->embedded_weights) {
-    m->weights = d->embedded_weights; /* they win over a path given anyway */
+  if (d->embedded_weights && !(d->training && weights_path)) {
+    if (d->training) { /* a training step writes its weights */
+      if (posix_memalign((void**)&m->owned_weights, 64, (size_t)d->weights_bytes + 64) != 0)
+        goto nomem;
+      memcpy(m->owned_weights, d->embedded_weights, (size_t)d->weights_bytes);
+      m->weights = m->owned_weights;
+    } else {
+      m->weights = d->embedded_weights; /* they win over a path given anyway */
+    }
   } else {
     char why[512];
-    int rc = cnnrt_load_weights(d, weights_path, &m->owned_weights, why, sizeof why);
+    int rc = cnnrt_load_weights(d, weights_path, &m->owned_weights, &m->steps, why, sizeof why);
     if (rc != CNNC_OK) {
       cnnrt_set_error(NULL, "%s", why);
       goto fail;
     }
     m->weights = m->owned_weights;
+  }
+  if (d->training) {
+    size_t bytes = 0;
+    for (int32_t o = 0; o < d->num_outputs; ++o) bytes += (size_t)d->outputs[o].bytes;
+    m->step_out = (float*)malloc(bytes + 4);
+    if (!m->step_out) goto nomem;
   }
   bind_buffers(m);
   atomic_init(&m->busy, 0);
@@ -249,6 +265,7 @@ nomem:
 fail:
   if (m) {
     if (m->owns_arena) free(m->arena);
+    free(m->step_out);
     free(m->owned_weights);
     free(m->buffers);
     free(m->dims);
@@ -273,6 +290,7 @@ CNNC_API void cnnc_destroy(cnnc_model* m) {
   if (!live(m)) return; /* NULL, already destroyed or not ours: nothing to do */
   m->magic = DEAD_MAGIC;
   if (m->owns_arena) free(m->arena);
+  free(m->step_out);
   free(m->owned_weights);
   free(m->buffers);
   free(m->dims);
@@ -403,4 +421,102 @@ void cnnrt_kernel_end(cnnc_model* m, int32_t k) {
   clock_gettime(CLOCK_MONOTONIC, &now);
   m->kernel_seconds[k] += (double)(now.tv_sec - m->kernel_start.tv_sec) +
                           1e-9 * (double)(now.tv_nsec - m->kernel_start.tv_nsec);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Training */
+
+CNNC_API int cnnc_is_training(void) { return cnnc_model_desc.training != 0; }
+
+CNNC_API int64_t cnnc_train_steps(const cnnc_model* m) { return live(m) ? m->steps : -1; }
+
+CNNC_API int cnnc_set_seed(cnnc_model* m, uint64_t seed) {
+  if (!live(m)) return CNNC_ERR_HANDLE;
+  m->seed = seed;
+  return CNNC_OK;
+}
+
+CNNC_API int cnnc_train_step(cnnc_model* m, const float* const* inputs, const float* labels,
+                             float lr, float* loss, float* prediction) {
+  const cnnrt_model_desc* d = &cnnc_model_desc;
+  if (!live(m)) {
+    cnnrt_set_error(NULL, "cnnc_train_step: %s", m ? "not a live cnnc model" : "model is NULL");
+    return m ? CNNC_ERR_HANDLE : CNNC_ERR_NULL;
+  }
+  if (!d->training) {
+    cnnrt_set_error(m,
+                    "cnnc_train_step: model '%s' is an inference library (compile it with "
+                    "--mode training)",
+                    d->name);
+    return CNNC_ERR_ARG;
+  }
+  if (!inputs || !labels || !loss) {
+    cnnrt_set_error(m, "cnnc_train_step: %s is NULL",
+                    !inputs   ? "inputs"
+                    : !labels ? "labels"
+                              : "loss");
+    return CNNC_ERR_NULL;
+  }
+  if (!(lr >= 0) || lr > 1e30f) { /* also NaN */
+    cnnrt_set_error(m, "cnnc_train_step: learning rate %g is not a finite value >= 0", (double)lr);
+    return CNNC_ERR_ARG;
+  }
+  /* The network's inputs in order, then what the step itself provides. */
+  const float* all[64];
+  if (d->num_inputs > 64) {
+    cnnrt_set_error(m, "cnnc_train_step: %d inputs; at most 64 supported", d->num_inputs);
+    return CNNC_ERR_ARG;
+  }
+  const int64_t step = m->steps + 1;
+  const float step_f = (float)step;
+  const uint64_t seed = m->seed + (uint64_t)step;
+  float seed_bits[2];
+  uint32_t words[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+  memcpy(seed_bits, words, sizeof words);
+  int next = 0;
+  for (int32_t i = 0; i < d->num_inputs; ++i) {
+    if (i == d->labels_input)
+      all[i] = labels;
+    else if (i == d->lr_input)
+      all[i] = &lr;
+    else if (i == d->step_input)
+      all[i] = &step_f;
+    else if (i == d->seed_input)
+      all[i] = seed_bits;
+    else
+      all[i] = inputs[next++];
+  }
+  float* outs[64];
+  size_t at = 0;
+  for (int32_t o = 0; o < d->num_outputs && o < 64; ++o) {
+    outs[o] = m->step_out + at / sizeof(float);
+    at += (size_t)d->outputs[o].bytes;
+  }
+  int rc = cnnc_run_sized(m, all, NULL, outs, NULL);
+  if (rc != CNNC_OK) return rc;
+  m->steps = step;
+  *loss = outs[0][0];
+  if (prediction && d->num_outputs > 1) memcpy(prediction, outs[1], (size_t)d->outputs[1].bytes);
+  return CNNC_OK;
+}
+
+CNNC_API int cnnc_save_weights(cnnc_model* m, const char* path) {
+  if (!live(m)) {
+    cnnrt_set_error(NULL, "cnnc_save_weights: %s", m ? "not a live cnnc model" : "model is NULL");
+    return m ? CNNC_ERR_HANDLE : CNNC_ERR_NULL;
+  }
+  if (!path) {
+    cnnrt_set_error(m, "cnnc_save_weights: path is NULL");
+    return CNNC_ERR_NULL;
+  }
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&m->busy, &expected, 1)) {
+    cnnrt_set_error(NULL, "cnnc_save_weights: the instance is running in another thread");
+    return CNNC_ERR_BUSY;
+  }
+  char why[1024];
+  int rc = cnnrt_save_weights(&cnnc_model_desc, m->weights, m->steps, path, why, sizeof why);
+  if (rc != CNNC_OK) cnnrt_set_error(m, "cnnc_save_weights: %s", why);
+  atomic_store(&m->busy, 0);
+  return rc;
 }

@@ -15,6 +15,8 @@
  * to Halide's default implementation. Items are claimed with a ticket that
  * carries the loop's sequence number, so a worker that wakes late for a loop
  * that has already finished can never run an item of the next one. */
+#include "thread_pool.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -23,8 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "thread_pool.h"
-
 #define MAX_WORKERS 255
 
 static struct {
@@ -32,13 +32,13 @@ static struct {
   pthread_mutex_t sleep_lock;
   pthread_cond_t wake;
   pthread_t threads[MAX_WORKERS];
-  int workers;               /* started */
-  atomic_int stop;           /* workers exit */
-  atomic_int active_runs;    /* model runs in progress: workers spin */
-  atomic_int sleeping;       /* workers waiting on `wake` */
-  atomic_uint_fast64_t seq;  /* loop sequence number (high 32 bits of the ticket) */
+  int workers;                 /* started */
+  atomic_int stop;             /* workers exit */
+  atomic_int active_runs;      /* model runs in progress: workers spin */
+  atomic_int sleeping;         /* workers waiting on `wake` */
+  atomic_uint_fast64_t seq;    /* loop sequence number (high 32 bits of the ticket) */
   atomic_uint_fast64_t ticket; /* seq << 32 | next item */
-  atomic_int done;           /* items finished of the current loop */
+  atomic_int done;             /* items finished of the current loop */
   atomic_int error;
   /* The current loop; written before seq is published, read after. */
   _Atomic(cnnrt_task_fn) task;

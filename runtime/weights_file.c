@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cnnc.h"
 #include "cnnrt_internal.h"
@@ -79,8 +80,9 @@ static int uint_value(lexer* L, uint64_t* v) {
   return L->i > start ? 1 : fail(L, "expected a non-negative integer");
 }
 
-/* Reads __metadata__ (an object of strings), keeping "cnnc.layout". */
-static int read_metadata(lexer* L, char* layout, size_t cap) {
+/* Reads __metadata__ (an object of strings), keeping "cnnc.layout" and the
+ * training step count "cnnc.step". */
+static int read_metadata(lexer* L, char* layout, size_t cap, int64_t* step) {
   char key[256], value[1024];
   if (!eat(L, '{')) return fail(L, "__metadata__ must be an object");
   if (eat(L, '}')) return 1;
@@ -90,6 +92,12 @@ static int read_metadata(lexer* L, char* layout, size_t cap) {
       size_t n = strlen(value) < cap - 1 ? strlen(value) : cap - 1;
       memcpy(layout, value, n);
       layout[n] = 0;
+    } else if (!strcmp(key, "cnnc.step")) {
+      char* end = NULL;
+      errno = 0;
+      long long v = strtoll(value, &end, 10);
+      if (errno || !*value || *end || v < 0) return fail(L, "cnnc.step is not a step count");
+      *step = v;
     }
   } while (eat(L, ','));
   return eat(L, '}') ? 1 : fail(L, "expected '}' after __metadata__");
@@ -129,9 +137,10 @@ static int entry_value(lexer* L, entry* e) {
   return have == 7 ? 1 : fail(L, "a tensor entry needs dtype, shape and data_offsets");
 }
 
-int cnnrt_load_weights(const cnnrt_model_desc* d, const char* path, uint8_t** out, char* why,
-                       size_t cap) {
+int cnnrt_load_weights(const cnnrt_model_desc* d, const char* path, uint8_t** out, int64_t* step,
+                       char* why, size_t cap) {
   *out = NULL;
+  *step = 0;
   FILE* f = fopen(path, "rb");
   if (!f) {
     snprintf(why, cap, "%s: cannot open: %s", path, strerror(errno));
@@ -186,7 +195,7 @@ int cnnrt_load_weights(const cnnrt_model_desc* d, const char* path, uint8_t** ou
       memset(&e, 0, sizeof e);
       if (!string(&L, e.name, sizeof e.name) || !eat(&L, ':')) break;
       if (!strcmp(e.name, "__metadata__")) {
-        if (!read_metadata(&L, layout, sizeof layout)) break;
+        if (!read_metadata(&L, layout, sizeof layout, step)) break;
         continue;
       }
       if (!entry_value(&L, &e)) break;
@@ -261,5 +270,92 @@ done:
   free(header);
   free(entries);
   fclose(f);
+  return status;
+}
+
+/* JSON-escapes s into out (names are ASCII; quotes and backslashes escaped). */
+static void json_string(FILE* f, const char* s) {
+  fputc('"', f);
+  for (; *s; ++s) {
+    if (*s == '"' || *s == '\\') fputc('\\', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+int cnnrt_save_weights(const cnnrt_model_desc* d, const uint8_t* weights, int64_t step,
+                       const char* path, char* why, size_t cap) {
+  /* The header first, in memory, to know its length. */
+  char* header = NULL;
+  size_t header_len = 0;
+  FILE* h = open_memstream(&header, &header_len);
+  if (!h) {
+    snprintf(why, cap, "%s: out of memory", path);
+    return CNNC_ERR_NOMEM;
+  }
+  fputs("{\"__metadata__\":{\"cnnc.network\":", h);
+  json_string(h, d->name);
+  fputs(",\"cnnc.layout\":", h);
+  json_string(h, d->weights_layout);
+  fprintf(h, ",\"cnnc.step\":\"%lld\"}", (long long)step);
+  uint64_t at = 0;
+  for (int32_t k = 0; k < d->num_weights; ++k) {
+    const cnnrt_weight_desc* w = &d->weights[k];
+    fputc(',', h);
+    json_string(h, w->name);
+    fputs(":{\"dtype\":\"F32\",\"shape\":[", h);
+    for (int i = 0; i < w->rank; ++i) fprintf(h, "%s%lld", i ? "," : "", (long long)w->shape[i]);
+    fprintf(h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)at,
+            (unsigned long long)(at + (uint64_t)w->bytes));
+    at += (uint64_t)w->bytes;
+  }
+  fputc('}', h);
+  if (fclose(h) != 0) {
+    free(header);
+    snprintf(why, cap, "%s: out of memory", path);
+    return CNNC_ERR_NOMEM;
+  }
+  /* Written beside the target, flushed, then renamed over it: a crash leaves
+   * the old file or the new one, never a torn one. */
+  size_t plen = strlen(path);
+  char* tmp = (char*)malloc(plen + 16);
+  if (!tmp) {
+    free(header);
+    snprintf(why, cap, "%s: out of memory", path);
+    return CNNC_ERR_NOMEM;
+  }
+  snprintf(tmp, plen + 16, "%s.tmp", path);
+  int status = CNNC_ERR_IO;
+  FILE* f = fopen(tmp, "wb");
+  if (!f) {
+    snprintf(why, cap, "%s: cannot write: %s", tmp, strerror(errno));
+    goto done;
+  }
+  unsigned char len8[8];
+  for (int i = 0; i < 8; ++i) len8[i] = (unsigned char)((uint64_t)header_len >> (8 * i));
+  int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(header, 1, header_len, f) == header_len;
+  for (int32_t k = 0; ok && k < d->num_weights; ++k)
+    ok = fwrite(weights + d->weights[k].offset, 1, (size_t)d->weights[k].bytes, f) ==
+         (size_t)d->weights[k].bytes;
+  ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int err = errno;
+  if (fclose(f) != 0 && ok) {
+    ok = 0;
+    err = errno;
+  }
+  if (!ok) {
+    snprintf(why, cap, "%s: write failed: %s", tmp, strerror(err));
+    remove(tmp);
+    goto done;
+  }
+  if (rename(tmp, path) != 0) {
+    snprintf(why, cap, "%s: cannot rename into place: %s", path, strerror(errno));
+    remove(tmp);
+    goto done;
+  }
+  status = CNNC_OK;
+done:
+  free(tmp);
+  free(header);
   return status;
 }

@@ -41,6 +41,26 @@ const char* family_name(Family f) {
       return "softmax";
     case Family::Elementwise:
       return "elementwise";
+    case Family::ConvGradInput:
+      return "conv_grad_input";
+    case Family::ConvGradWeight:
+      return "conv_grad_weight";
+    case Family::ChannelSum:
+      return "channel_sum";
+    case Family::MaxPoolGrad:
+      return "max_pool_grad";
+    case Family::AvgPoolGrad:
+      return "avg_pool_grad";
+    case Family::BatchNormTrain:
+      return "batch_norm_train";
+    case Family::BatchNormStats:
+      return "batch_norm_stats";
+    case Family::BatchNormGrad:
+      return "batch_norm_grad";
+    case Family::Loss:
+      return "loss";
+    case Family::Update:
+      return "update";
   }
   return "?";
 }
@@ -86,6 +106,29 @@ std::string KernelSpec::key() const {
       break;
     case Family::Elementwise:
       k << " op=" << static_cast<int>(ew) << " scale=" << scale << " inputs=" << inputs;
+      if (ew == ElementwiseOp::ActivationGrad) k << " from_output=" << grad_from_output;
+      if (ew == ElementwiseOp::DropoutMask)
+        k << " " << ir::print_attrs(dropout) << " stream=" << stream;
+      break;
+    case Family::ConvGradInput:
+    case Family::ConvGradWeight:
+      k << ir::print_attrs(conv);
+      break;
+    case Family::MaxPoolGrad:
+    case Family::AvgPoolGrad:
+      k << ir::print_attrs(pool) << " include_pad=" << count_include_pad;
+      break;
+    case Family::BatchNormTrain:
+    case Family::BatchNormStats:
+    case Family::BatchNormGrad:
+      k << " eps=" << eps << " momentum=" << momentum << " part=" << part;
+      break;
+    case Family::Loss:
+      k << " " << ir::op_name(loss_op) << " part=" << part;
+      break;
+    case Family::Update:
+      k << " " << ir::op_name(update_op) << " part=" << part << " "
+        << (update_op == ir::OpKind::SgdUpdate ? ir::print_attrs(sgd) : ir::print_attrs(adam));
       break;
     default:
       break;

@@ -33,13 +33,26 @@ enum class Family : uint8_t {
   Lrn,            ///< x
   Softmax,        ///< x viewed [inner, axis, outer]
   Elementwise,    ///< inputs viewed [inner, C, outer]; see ElementwiseOp
+  // Training (templates_grad.cpp); `part` picks one result of a multi-result op.
+  ConvGradInput,   ///< dy [Wo,Ho,K,N], w [S,R,Cg,K] -> dx [W,H,C,N]
+  ConvGradWeight,  ///< x [W,H,C,N], dy [Wo,Ho,K,N] -> dw [S,R,Cg,K]
+  ChannelSum,      ///< dy viewed [inner, C, outer] -> [C] (bias gradients)
+  MaxPoolGrad,     ///< x, dy -> dx
+  AvgPoolGrad,     ///< dy -> dx [W,H,C,N]
+  BatchNormTrain,  ///< x [inner,C,outer], gamma, beta -> y, with the batch's statistics
+  BatchNormStats,  ///< x, running [C,2] (mean, var) -> running [C,2], updated in place
+  BatchNormGrad,   ///< part 0: x, gamma, dy -> dx; part 1: x, dy -> dgamma [C]
+  Loss,            ///< loss_op; part 0: scores, labels -> [1]; part 1: -> dscores
+  Update,          ///< optimizer step into one state tensor or the parameter; see lower_training
 };
 
 const char* family_name(Family f);
 
 /// What an elementwise kernel computes, before its activation:
 ///   Copy: x;  Scale: x·s;  ScaleShift: x·scale[c] + shift[c];  Sum: x0 + x1 + ...
-enum class ElementwiseOp : uint8_t { Copy, Scale, ScaleShift, Sum };
+///   ActivationGrad: dy · f'(v), v = x, or y when grad_from_output (epilogue.act is f);
+///   DropoutMask: x · the dropout factor of each element (seed input [2], see lower_training).
+enum class ElementwiseOp : uint8_t { Copy, Scale, ScaleShift, Sum, ActivationGrad, DropoutMask };
 
 struct KernelSpec {
   Family family = Family::Elementwise;
@@ -67,7 +80,17 @@ struct KernelSpec {
   // Elementwise.
   ElementwiseOp ew = ElementwiseOp::Copy;
   double scale = 1.0;
-  int inputs = 1;  ///< data inputs (Sum)
+  int inputs = 1;                 ///< data inputs (Sum)
+  bool grad_from_output = false;  ///< ActivationGrad
+  ir::DropoutAttrs dropout;       ///< DropoutMask
+  uint64_t stream = 0;            ///< DropoutMask: the layer's key (FNV-1a of its name)
+  // Training.
+  int part = 0;  ///< which result of a multi-result op
+  ir::OpKind loss_op = ir::OpKind::SoftmaxCrossEntropy;
+  double eps = 0, momentum = 0;  ///< BatchNorm*
+  ir::OpKind update_op = ir::OpKind::SgdUpdate;
+  ir::SgdAttrs sgd;
+  ir::AdamAttrs adam;
 
   /// Canonical text of everything above: equal keys compute the same function.
   std::string key() const;

@@ -57,6 +57,10 @@ struct LoweredModel {
   int64_t weights_bytes = 0;
   std::vector<TensorInfo> inputs, outputs;
   int64_t arena_bytes = 0;
+  /// A training step (lower_training.cpp): the optimizer updates the weights
+  /// in place; these inputs (-1: none) are what cnnc_train_step fills.
+  bool training = false;
+  int32_t labels_input = -1, lr_input = -1, step_input = -1, seed_input = -1;
 };
 
 /// A fingerprint of the weights' names, shapes and placement: an external
@@ -67,8 +71,9 @@ std::string weights_layout(const LoweredModel& m);
 /// The weights blob: every tensor at its offset, zero padding between.
 std::string weights_blob(const LoweredModel& m);
 
-/// Lowers `g`, which must be memory-planned and in inference form (no
-/// training-mode ops). Reports what cannot be compiled and returns false.
+/// Lowers `g`, which must be memory-planned: a network, or a training graph
+/// (autodiff, optimizer), whose step then updates the weights in place.
+/// Reports what cannot be compiled and returns false.
 bool lower(const ir::Graph& g, LoweredModel& out, DiagnosticEngine& diag);
 
 }  // namespace cnnc::halide

@@ -47,6 +47,25 @@ Built lrn(const KernelSpec& k, const Schedule& s);
 Built softmax(const KernelSpec& k, const Schedule& s);
 Built elementwise(const KernelSpec& k, const Schedule& s);
 
+/// f'(v) of the activation, from its input, or from its output when
+/// `from_output` (ir::activation_grad_reads_output).
+Halide::Expr activate_grad(const ir::Activation& act, bool from_output, Halide::Expr v);
+/// The factor training-mode dropout multiplies element `index` by.
+Halide::Expr dropout_factor(const KernelSpec& k, const Halide::ImageParam& seed,
+                            Halide::Expr index);
+
+// Training (templates_grad.cpp).
+Built conv_grad_input(const KernelSpec& k, const Schedule& s);
+Built conv_grad_weight(const KernelSpec& k, const Schedule& s);
+Built channel_sum(const KernelSpec& k, const Schedule& s);
+Built max_pool_grad(const KernelSpec& k, const Schedule& s);
+Built avg_pool_grad(const KernelSpec& k, const Schedule& s);
+Built batch_norm_train(const KernelSpec& k, const Schedule& s);
+Built batch_norm_stats(const KernelSpec& k, const Schedule& s);
+Built batch_norm_grad(const KernelSpec& k, const Schedule& s);
+Built loss(const KernelSpec& k, const Schedule& s);
+Built update(const KernelSpec& k, const Schedule& s);
+
 /// Dispatches on the family.
 Built build(const KernelSpec& k, const Schedule& s);
 

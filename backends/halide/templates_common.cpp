@@ -1,5 +1,6 @@
 // Shared pieces of the templates, the elementwise and softmax templates, and
 // the dispatch on the kernel family.
+#include <cmath>
 #include <limits>
 
 #include "backends/halide/templates.h"
@@ -63,6 +64,62 @@ Expr activate(const ir::Activation& act, Expr v) {
   }
 }
 
+Expr activate_grad(const ir::Activation& act, bool from_output, Expr v) {
+  const float alpha = static_cast<float>(act.alpha), beta = static_cast<float>(act.beta);
+  const float selu_alpha = 1.6732632423543772848f, selu_scale = 1.0507009873554804934f;
+  const Expr one = 1.0f, zero = 0.0f;
+  switch (*act.op) {
+    case ir::OpKind::Relu:
+      return select(v > 0.0f, one, zero);
+    case ir::OpKind::LeakyRelu:
+      return select(v > 0.0f, one, alpha);
+    case ir::OpKind::Elu:
+      return select(v > 0.0f, one, from_output ? v + alpha : alpha * exp(v));
+    case ir::OpKind::Selu:
+      return from_output ? select(v > 0.0f, selu_scale, v + selu_scale * selu_alpha)
+                         : selu_scale * select(v > 0.0f, one, selu_alpha * exp(v));
+    case ir::OpKind::Gelu:
+      return 0.5f * (1.0f + erf(v * 0.70710678118654752f)) +
+             v * exp(-0.5f * v * v) * 0.39894228040143268f;
+    case ir::OpKind::Sigmoid: {
+      Expr y = from_output ? v : 1.0f / (1.0f + exp(-v));
+      return y * (1.0f - y);
+    }
+    case ir::OpKind::Tanh: {
+      Expr y = from_output ? v : tanh(v);
+      return 1.0f - y * y;
+    }
+    case ir::OpKind::Clip:
+      return select(v >= alpha && v <= beta, one, zero);
+    default:
+      CNNC_INTERNAL_ERROR() << "'" << ir::op_name(*act.op) << "' has no gradient kernel";
+      return v;
+  }
+}
+
+// The dropout factor of element `index` (0-based, in the tensor's order):
+// the reference backend's stream (support/random.cpp, SplitMix64) keyed by
+// (seed, layer), whose value `index` is mix(state + (index + 1)·γ); kept when
+// its top 53 bits, as a fraction, are ≥ rate. `seed` holds the 64-bit seed's
+// bits in two floats (low word first).
+Expr dropout_factor(const KernelSpec& k, const ImageParam& seed, Expr index) {
+  auto u64 = [](uint64_t v) { return Internal::make_const(UInt(64), v); };
+  const uint64_t golden = 0x9E3779B97F4A7C15ull;
+  Expr lo = cast<uint64_t>(reinterpret<uint32_t>(seed(0)));
+  Expr hi = cast<uint64_t>(reinterpret<uint32_t>(seed(1)));
+  Expr s64 = lo | (hi << 32);
+  Expr state = (s64 * u64(golden)) ^ u64(k.stream);
+  Expr z = state + (cast<uint64_t>(index) + 1) * u64(golden);
+  z = (z ^ (z >> 30)) * u64(0xBF58476D1CE4E5B9ull);
+  z = (z ^ (z >> 27)) * u64(0x94D049BB133111EBull);
+  z = z ^ (z >> 31);
+  // uniform = (z >> 11)·2^-53 ≥ rate  ⇔  (z >> 11) ≥ ⌈rate·2^53⌉ (rate·2^53 is exact).
+  const double threshold = std::ceil(k.dropout.rate * 0x1.0p53);
+  const bool inverted = k.dropout.scaling == ir::DropoutScaling::Inverted;
+  const float keep = inverted ? static_cast<float>(1.0 / (1.0 - k.dropout.rate)) : 1.0f;
+  return select((z >> 11) >= u64(static_cast<uint64_t>(threshold)), keep, 0.0f);
+}
+
 // Data inputs and output are [inner, C, outer] views; ScaleShift adds two [C]
 // parameter vectors before the output.
 Built elementwise(const KernelSpec& k, const Schedule& s) {
@@ -90,9 +147,19 @@ Built elementwise(const KernelSpec& k, const Schedule& s) {
     case ElementwiseOp::Sum:
       for (size_t a = 1; a < in.size(); ++a) v = v + in[a](i, c, o);
       break;
+    case ElementwiseOp::ActivationGrad:
+      v = in[1](i, c, o) * activate_grad(k.epilogue.act, k.grad_from_output, v);
+      break;
+    case ElementwiseOp::DropoutMask: {
+      ImageParam seed = fixed_input(k.args[1], "seed");
+      b.args.push_back(seed);
+      Expr f = dropout_factor(k, seed, (o * k.args[0].extent[1] + c) * k.args[0].extent[0] + i);
+      v = select(f == 0.0f, 0.0f, v * f);
+      break;
+    }
   }
   Func out("out");
-  out(i, c, o) = activate(k.epilogue.act, v);
+  out(i, c, o) = k.ew == ElementwiseOp::ActivationGrad ? v : activate(k.epilogue.act, v);
   const Geometry& g = k.args.back();
   fix_output(out, g);
 
@@ -155,6 +222,26 @@ Built build(const KernelSpec& k, const Schedule& s) {
       return softmax(k, s);
     case Family::Elementwise:
       return elementwise(k, s);
+    case Family::ConvGradInput:
+      return conv_grad_input(k, s);
+    case Family::ConvGradWeight:
+      return conv_grad_weight(k, s);
+    case Family::ChannelSum:
+      return channel_sum(k, s);
+    case Family::MaxPoolGrad:
+      return max_pool_grad(k, s);
+    case Family::AvgPoolGrad:
+      return avg_pool_grad(k, s);
+    case Family::BatchNormTrain:
+      return batch_norm_train(k, s);
+    case Family::BatchNormStats:
+      return batch_norm_stats(k, s);
+    case Family::BatchNormGrad:
+      return batch_norm_grad(k, s);
+    case Family::Loss:
+      return loss(k, s);
+    case Family::Update:
+      return update(k, s);
   }
   CNNC_INTERNAL_ERROR() << "no template for family " << static_cast<int>(k.family);
   return {};

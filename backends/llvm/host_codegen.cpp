@@ -66,9 +66,9 @@ struct Types {
     tensor = llvm::StructType::create(c, {ptr, i32, a4i64, i64, i64}, "cnnrt_tensor_desc");
     weight = llvm::StructType::create(c, {ptr, i32, a4i64, i64, i64}, "cnnrt_weight_desc");
     kernel = llvm::StructType::create(c, {ptr, ptr, ptr, i64}, "cnnrt_kernel_desc");
-    model = llvm::StructType::create(
-        c, {i32, i32, i32, i32, i32, i32, ptr, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr},
-        "cnnrt_model_desc");
+    model = llvm::StructType::create(c, {i32, i32, i32, i32, i32, i32, ptr, ptr, ptr, i64, i64,
+                                         ptr, ptr, ptr, ptr, ptr, ptr, i32, i32, i32, i32, i32},
+                                     "cnnrt_model_desc");
   }
 };
 
@@ -174,15 +174,28 @@ class Generator {
                       i64(c.flops)}));
     llvm::Constant* embedded = weights_ ? llvm::ConstantExpr::getPointerCast(weights_, t_.ptr)
                                         : llvm::ConstantPointerNull::get(t_.ptr);
-    auto* init = llvm::ConstantStruct::get(
-        t_.model,
-        {i32(CNNRT_ABI_VERSION), i32(static_cast<int64_t>(inputs.size())),
-         i32(static_cast<int64_t>(outputs.size())), i32(static_cast<int64_t>(weights.size())),
-         i32(static_cast<int64_t>(buffers.size())), i32(static_cast<int64_t>(kernels.size())),
-         str(m_.name), str(h_.targets), str(halide::weights_layout(m_)), i64(m_.arena_bytes),
-         i64(m_.weights_bytes), embedded, array(t_.tensor, inputs, "inputs"),
-         array(t_.tensor, outputs, "outputs"), array(t_.weight, weights, "weights"),
-         array(t_.buffer, buffers, "buffers"), array(t_.kernel, kernels, "kernels")});
+    auto* init = llvm::ConstantStruct::get(t_.model, {i32(CNNRT_ABI_VERSION),
+                                                      i32(static_cast<int64_t>(inputs.size())),
+                                                      i32(static_cast<int64_t>(outputs.size())),
+                                                      i32(static_cast<int64_t>(weights.size())),
+                                                      i32(static_cast<int64_t>(buffers.size())),
+                                                      i32(static_cast<int64_t>(kernels.size())),
+                                                      str(m_.name),
+                                                      str(h_.targets),
+                                                      str(halide::weights_layout(m_)),
+                                                      i64(m_.arena_bytes),
+                                                      i64(m_.weights_bytes),
+                                                      embedded,
+                                                      array(t_.tensor, inputs, "inputs"),
+                                                      array(t_.tensor, outputs, "outputs"),
+                                                      array(t_.weight, weights, "weights"),
+                                                      array(t_.buffer, buffers, "buffers"),
+                                                      array(t_.kernel, kernels, "kernels"),
+                                                      i32(m_.training ? 1 : 0),
+                                                      i32(m_.labels_input),
+                                                      i32(m_.lr_input),
+                                                      i32(m_.step_input),
+                                                      i32(m_.seed_input)});
     auto* g = new llvm::GlobalVariable(mod_, t_.model, true, llvm::GlobalValue::ExternalLinkage,
                                        init, "cnnc_model_desc");
     g->setVisibility(llvm::GlobalValue::HiddenVisibility);

@@ -30,7 +30,10 @@ const std::vector<std::string>& exported_api() {
                                                "cnnc_set_num_threads", "cnnc_profile",
                                                "cnnc_num_kernels",     "cnnc_kernel_name",
                                                "cnnc_kernel_op",       "cnnc_kernel_flops",
-                                               "cnnc_kernel_seconds",  "cnnc_profiled_runs"};
+                                               "cnnc_kernel_seconds",  "cnnc_profiled_runs",
+                                               "cnnc_is_training",     "cnnc_train_step",
+                                               "cnnc_train_steps",     "cnnc_set_seed",
+                                               "cnnc_save_weights"};
   return api;
 }
 

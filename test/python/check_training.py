@@ -13,6 +13,13 @@ weights, images and labels:
      the loss of every step (log.csv) against torch.optim on the same batch,
      normalised as cnnc normalises (per-channel mean and std of the training
      images).
+  3. compiled training: the same 3 steps by a library of `cnnc compile
+     --mode training` (generated float32 kernels; cnnc_train_step through
+     ctypes), its weights and optimizer state from cnnc_save_weights. Not for
+     Adam on the batch-norm variant: fc1's bias feeds a batch norm, so its true
+     gradient is zero; in float32 it is rounding noise (~1e-9), which Adam
+     normalises into steps of ~0.1·lr (|g| is not small against eps = 1e-8),
+     so that bias, its state and bn3's running mean follow the noise.
 A tensor matches when max |cnnc - torch| <= 1e-4 * max(max |torch|, 1e-6)
 (and every value is finite).
 
@@ -20,6 +27,7 @@ A tensor matches when max |cnnc - torch| <= 1e-4 * max(max |torch|, 1e-6)
 """
 import argparse
 import csv
+import ctypes
 import json
 import os
 import subprocess
@@ -133,6 +141,41 @@ def check_gradients(cnnc, net, name, d, chk, rng):
     return g, weights
 
 
+def compiled_steps(cnnc, net, d, kind, lr, wd, x, y, steps):
+    """`steps` calls of cnnc_train_step of a compiled training library: the
+    losses and the saved weights (optimizer state included)."""
+    lib = f"{d}/libtrain-{kind}.so"
+    sh([cnnc, "compile", net, "--mode", "training", "--batch", str(BATCH), "--weights",
+        f"{d}/w.safetensors", "--optimizer", kind, "--weight-decay", str(wd), "-o", lib, "--quiet"]
+       + (["--nesterov"] if kind == "sgd" else []))
+    so = ctypes.CDLL(lib)
+    so.cnnc_create.restype = ctypes.c_void_p
+    so.cnnc_create.argtypes = [ctypes.c_char_p]
+    so.cnnc_last_error.restype = ctypes.c_char_p
+    so.cnnc_last_error.argtypes = [ctypes.c_void_p]
+    so.cnnc_train_step.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float,
+                                   ctypes.POINTER(ctypes.c_float), ctypes.c_void_p]
+    so.cnnc_save_weights.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    so.cnnc_destroy.argtypes = [ctypes.c_void_p]
+    m = so.cnnc_create(None)
+    assert m, so.cnnc_last_error(None)
+    x = np.ascontiguousarray(x, np.float32)
+    y = np.ascontiguousarray(y, np.float32)
+    inputs = (ctypes.c_void_p * 1)(x.ctypes.data)
+    losses = []
+    for _ in range(steps):
+        loss = ctypes.c_float()
+        rc = so.cnnc_train_step(m, inputs, y.ctypes.data, lr, ctypes.byref(loss), None)
+        if rc != 0:
+            raise SystemExit(f"cnnc_train_step: {so.cnnc_last_error(m).decode()}")
+        losses.append(loss.value)
+    path = f"{d}/compiled-{kind}.safetensors"
+    if so.cnnc_save_weights(m, path.encode()) != 0:
+        raise SystemExit(f"cnnc_save_weights: {so.cnnc_last_error(m).decode()}")
+    so.cnnc_destroy(m)
+    return losses, ct.read_safetensors(path)
+
+
 def make_optimizer(kind, params, lr, wd):
     if kind == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
@@ -157,8 +200,10 @@ def check_updates(cnnc, net, name, g, weights, d, chk, rng):
         sh([cnnc, "train", net, "--data", data, "--weights", f"{d}/w.safetensors", "--batch", str(BATCH),
             "--epochs", "3", "--optimizer", kind, "--lr", str(lr), "--weight-decay", str(wd),
             "--checkpoint-dir", ck, "--quiet"] + (["--nesterov"] if kind == "sgd" else []))
-        got = ct.read_safetensors(f"{ck}/ckpt-00000003.safetensors")
-        losses = [float(r["train_loss"]) for r in csv.DictReader(open(f"{ck}/log.csv"))]
+        runs = {"": ([float(r["train_loss"]) for r in csv.DictReader(open(f"{ck}/log.csv"))],
+                     ct.read_safetensors(f"{ck}/ckpt-00000003.safetensors"))}
+        if kind == "sgd" or name == "lenet5":
+            runs[" compiled"] = compiled_steps(cnnc, net, d, kind, lr, wd, xn, y, 3)
         params = torch_params(g, weights)
         trained = [params[n] for n, _ in g.params if not is_statistic(n)]
         opt = make_optimizer(kind, trained, lr, wd)
@@ -173,15 +218,17 @@ def check_updates(cnnc, net, name, g, weights, d, chk, rng):
             with torch.no_grad():  # running statistics carry over to the next step
                 for n, v in state.items():
                     params[n].copy_(torch.from_numpy(v))
-        chk.close(f"{name} {kind}: losses of 3 steps", losses, want_losses)
-        for n, _ in g.params:
-            chk.close(f"{name} {kind}: {n} after 3 steps", got[n], params[n].detach().numpy())
-        for n, p in zip([n for n, _ in g.params if not is_statistic(n)], trained):
-            st = opt.state[p]
-            pairs = ({"momentum": st["momentum_buffer"]} if kind == "sgd"
-                     else {"adam_m": st["exp_avg"], "adam_v": st["exp_avg_sq"]})
-            for suffix, t in pairs.items():
-                chk.close(f"{name} {kind}: {n}.{suffix}", got[f"{n}.{suffix}"], t.numpy())
+        for how, (losses, got) in runs.items():
+            what = f"{name} {kind}{how}"
+            chk.close(f"{what}: losses of 3 steps", losses, want_losses)
+            for n, _ in g.params:
+                chk.close(f"{what}: {n} after 3 steps", got[n], params[n].detach().numpy())
+            for n, p in zip([n for n, _ in g.params if not is_statistic(n)], trained):
+                st = opt.state[p]
+                pairs = ({"momentum": st["momentum_buffer"]} if kind == "sgd"
+                         else {"adam_m": st["exp_avg"], "adam_v": st["exp_avg_sq"]})
+                for suffix, t in pairs.items():
+                    chk.close(f"{what}: {n}.{suffix}", got[f"{n}.{suffix}"], t.numpy())
 
 
 def main():

@@ -67,6 +67,7 @@ passes::PassContext PipelineOptions::run(ir::Graph& g, const ir::ShapeOptions& s
   passes::PassManager pm(pipeline(diag), h);
   if (observer) pm.set_observer(std::move(observer));
   passes::PassContext ctx(pass_mode(), shapes);
+  ctx.training = training;
   ctx.diag = &diag;
   pm.run(g, ctx);
   if (pass_stats) std::cerr << passes::format_pass_stats(ctx);

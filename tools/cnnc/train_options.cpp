@@ -2,8 +2,41 @@
 
 namespace cnnc::tool {
 
+void OptimizerFlags::add_to(ArgParser& p, bool searched) {
+  auto& opt = training.optimizer;
+  p.choice("--optimizer", "sgd (default, PyTorch's SGD), adam or adamw", &optimizer,
+           {"sgd", "adam", "adamw"});
+  p.double_option("--momentum", "X", "SGD momentum (default 0.9; 0: plain SGD)", &opt.momentum, 0,
+                  0.999999);
+  p.flag("--nesterov", "SGD with Nesterov momentum", &opt.nesterov);
+  if (!searched)
+    p.double_option("--weight-decay", "X",
+                    "L2 penalty added to the gradient (SGD, Adam) or decoupled (AdamW); default 0",
+                    &opt.weight_decay, 0, 1e6);
+  p.double_option("--beta1", "X", "Adam's beta1 (default 0.9)", &opt.beta1, 0, 0.999999);
+  p.double_option("--beta2", "X", "Adam's beta2 (default 0.999)", &opt.beta2, 0, 0.999999);
+  p.repeated_option("--freeze", "PATTERN",
+                    "give the parameters of layers whose name matches PATTERN ('*' matches any "
+                    "run of characters) no gradient: transfer learning (repeatable)",
+                    [&](const std::string& v) {
+                      training.freeze.push_back(v);
+                      return std::string();
+                    });
+}
+
+bool OptimizerFlags::finish(DiagnosticEngine& diag) {
+  auto& opt = training.optimizer;
+  using K = passes::TrainingOptions::Optimizer::Kind;
+  opt.kind = optimizer == "sgd" ? K::Sgd : optimizer == "adam" ? K::Adam : K::AdamW;
+  if (opt.nesterov && (opt.kind != K::Sgd || opt.momentum == 0)) {
+    diag.error({}, "--nesterov needs --optimizer sgd with a --momentum above 0", {},
+               ExitCode::Usage);
+    return false;
+  }
+  return true;
+}
+
 void TrainFlags::add_to(ArgParser& p, bool searched) {
-  auto& opt = o.training.optimizer;
   p.option("--data", "DIR",
            "the dataset: Fashion-MNIST/MNIST IDX files (train-images-idx3-ubyte[.gz], "
            "train-labels-idx1-ubyte[.gz], t10k-...; Debian's dataset-fashion-mnist installs them "
@@ -16,17 +49,7 @@ void TrainFlags::add_to(ArgParser& p, bool searched) {
   p.int_option("--epochs", "E", "epochs to train (default 5)", &o.epochs, 1, 1000000);
   if (!searched)
     p.double_option("--lr", "X", "learning rate (default 0.01)", &o.schedule.lr, 0, 1e6);
-  p.choice("--optimizer", "sgd (default, PyTorch's SGD), adam or adamw", &optimizer,
-           {"sgd", "adam", "adamw"});
-  p.double_option("--momentum", "X", "SGD momentum (default 0.9; 0: plain SGD)", &opt.momentum, 0,
-                  0.999999);
-  p.flag("--nesterov", "SGD with Nesterov momentum", &opt.nesterov);
-  if (!searched)
-    p.double_option("--weight-decay", "X",
-                    "L2 penalty added to the gradient (SGD, Adam) or decoupled (AdamW); default 0",
-                    &opt.weight_decay, 0, 1e6);
-  p.double_option("--beta1", "X", "Adam's beta1 (default 0.9)", &opt.beta1, 0, 0.999999);
-  p.double_option("--beta2", "X", "Adam's beta2 (default 0.999)", &opt.beta2, 0, 0.999999);
+  opt.add_to(p, searched);
   p.choice("--schedule",
            "learning-rate schedule: constant (default), step (x --lr-factor every --step-epochs), "
            "cosine (to --min-lr over the run), plateau (x --lr-factor after --patience epochs "
@@ -42,13 +65,6 @@ void TrainFlags::add_to(ArgParser& p, bool searched) {
                &o.schedule.warmup_epochs, 0, 1000000);
   p.double_option("--min-lr", "X", "cosine schedule: the final learning rate (default 0)",
                   &o.schedule.min_lr, 0, 1e6);
-  p.repeated_option("--freeze", "PATTERN",
-                    "give the parameters of layers whose name matches PATTERN ('*' matches any "
-                    "run of characters) no gradient: transfer learning (repeatable)",
-                    [&](const std::string& v) {
-                      o.training.freeze.push_back(v);
-                      return std::string();
-                    });
   p.int_option("--crop-pad", "N", "augment: random crop of the image padded by N pixels", &crop_pad,
                0, 1 << 16);
   p.flag("--hflip", "augment: flip images left-right at random", &o.augment.hflip);
@@ -74,14 +90,8 @@ bool TrainFlags::finish(const NetworkOptions& net, const WeightsOptions& w,
   o.augment.crop_pad = crop_pad;
   o.schedule.epochs = o.epochs;
   training::parse_schedule_kind(schedule, o.schedule.kind);
-  auto& opt = o.training.optimizer;
-  using K = passes::TrainingOptions::Optimizer::Kind;
-  opt.kind = optimizer == "sgd" ? K::Sgd : optimizer == "adam" ? K::Adam : K::AdamW;
-  if (opt.nesterov && (opt.kind != K::Sgd || opt.momentum == 0)) {
-    diag.error({}, "--nesterov needs --optimizer sgd with a --momentum above 0", {},
-               ExitCode::Usage);
-    return false;
-  }
+  if (!opt.finish(diag)) return false;
+  o.training = opt.training;
   return true;
 }
 

@@ -9,10 +9,12 @@
 #include "backends/llvm/host_codegen.h"
 #include "backends/llvm/model_header.h"
 #include "io/safetensors.h"
+#include "passes/passes.h"
 #include "support/file_io.h"
 #include "support/interrupt.h"
 #include "support/temp_dir.h"
 #include "tools/cnnc/compile_options.h"
+#include "tools/cnnc/train_options.h"
 #include "tools/cnnc/verbs.h"
 
 namespace cnnc::tool {
@@ -69,7 +71,8 @@ int verb_compile(const std::vector<std::string>& args) {
   PipelineOptions pipe("default");
   WeightsOptions w;
   CompileOptions co;
-  std::string net, output, emit = "so", store = "embed";
+  OptimizerFlags train;
+  std::string net, output, emit = "so", store = "embed", loss = "auto";
   ArgParser p(
       "cnnc compile NET [-o libNAME.so] [options]",
       "Compiles the network into a shared library that any C or C++ program can load: the\n"
@@ -108,22 +111,38 @@ int verb_compile(const std::vector<std::string>& args) {
   w.add_to(p, /*allow_file=*/false);
   co.add_to(p);
   pipe.add_to(p);
+  train.add_to(p, /*searched=*/false);
+  p.choice(
+      "--loss",
+      "--mode training: auto (default: cross-entropy on the logits under a final softmax, else "
+      "mean-squared error), ce or mse",
+      &loss, {"auto", "ce", "mse"});
   p.epilog(
       "The kernel cache keys each kernel on its algorithm, schedule, targets and the Halide "
       "version;\n"
       "a warm cache makes recompiling a network take seconds. CNNC_CC chooses the C compiler that\n"
       "links (default cc).\n\n"
+      "--mode training compiles one optimizer step (the autodiff and optimizer passes before the\n"
+      "training pipeline): cnnc_train_step(model, inputs, labels, lr, &loss, prediction) runs\n"
+      "forward, loss, backward and the update with generated kernels, updating the weights and\n"
+      "optimizer state inside the instance; cnnc_save_weights writes them (see cnnc.h).\n\n"
       "example:\n"
       "  cnnc compile examples/resnet18.json -o libresnet18.so\n"
-      "  cc app.c -I. -L. -l:libresnet18.so -Wl,-rpath,'$ORIGIN'\n");
+      "  cc app.c -I. -L. -l:libresnet18.so -Wl,-rpath,'$ORIGIN'\n"
+      "  cnnc compile examples/lenet5.json --mode training --batch 64 --momentum 0.9 -o "
+      "liblenet5_train.so\n");
   return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
     if (pipe.mode == "training") {
-      diag.error(
-          {},
-          "cnnc compile builds inference libraries; --mode training is not supported by compile "
-          "yet (cnnc train trains on the reference backend)",
-          {}, ExitCode::Usage);
-      return;
+      if (!train.finish(diag)) return;
+      pipe.training = train.training;
+      using L = passes::TrainingOptions::Loss;
+      pipe.training.loss = loss == "ce" ? L::CrossEntropy : loss == "mse" ? L::Mse : L::Auto;
+      // The step: the training graph, then the training pipeline.
+      if (pipe.passes.empty() || pipe.passes == "default") {
+        pipe.passes = "autodiff,optimizer";
+        for (const std::string& name : passes::default_pipeline(passes::Mode::Training))
+          pipe.passes += "," + name;
+      }
     }
     const halide::TargetSet targets = co.targets(diag);
     const std::string stem = file_stem(graph.name);

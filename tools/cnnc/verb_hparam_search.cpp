@@ -121,7 +121,7 @@ int verb_hparam_search(const std::vector<std::string>& args) {
     std::printf("best: --lr %.3g --weight-decay %.3g (validation accuracy %.2f%%)\n", best[0].lr,
                 best[0].weight_decay, 100 * best[0].val_accuracy);
     std::printf("cnnc train %s --data %s --optimizer %s --lr %.3g --weight-decay %.3g\n",
-                net.c_str(), tf.data_dir.c_str(), tf.optimizer.c_str(), best[0].lr,
+                net.c_str(), tf.data_dir.c_str(), tf.opt.optimizer.c_str(), best[0].lr,
                 best[0].weight_decay);
     if (interrupted())
       diag.error({}, "interrupted: the table shows the trials finished so far", {},

@@ -58,6 +58,7 @@ struct PipelineOptions {
   std::string verb_default;  ///< "none" or "default"
   std::string mode = "inference";
   passes::PipelineOptions hooks;
+  passes::TrainingOptions training;  ///< what autodiff and optimizer build
   bool pass_stats = false;
   bool no_verify = false;
 

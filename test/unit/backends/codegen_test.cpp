@@ -62,17 +62,20 @@ TEST(HostCodegen, DescriptorLayoutsMatchTheRuntimeHeader) {
                 offsetof(cnnrt_kernel_desc, symbol), offsetof(cnnrt_kernel_desc, flops)}));
   const StructLayout& m = layout(all, "cnnrt_model_desc");
   EXPECT_EQ(m.size, sizeof(cnnrt_model_desc));
-  EXPECT_EQ(m.offsets,
-            (std::vector<uint64_t>{
-                offsetof(cnnrt_model_desc, abi_version), offsetof(cnnrt_model_desc, num_inputs),
-                offsetof(cnnrt_model_desc, num_outputs), offsetof(cnnrt_model_desc, num_weights),
-                offsetof(cnnrt_model_desc, num_buffers), offsetof(cnnrt_model_desc, num_kernels),
-                offsetof(cnnrt_model_desc, name), offsetof(cnnrt_model_desc, target),
-                offsetof(cnnrt_model_desc, weights_layout), offsetof(cnnrt_model_desc, arena_bytes),
-                offsetof(cnnrt_model_desc, weights_bytes),
-                offsetof(cnnrt_model_desc, embedded_weights), offsetof(cnnrt_model_desc, inputs),
-                offsetof(cnnrt_model_desc, outputs), offsetof(cnnrt_model_desc, weights),
-                offsetof(cnnrt_model_desc, buffers), offsetof(cnnrt_model_desc, kernels)}));
+  EXPECT_EQ(
+      m.offsets,
+      (std::vector<uint64_t>{
+          offsetof(cnnrt_model_desc, abi_version),    offsetof(cnnrt_model_desc, num_inputs),
+          offsetof(cnnrt_model_desc, num_outputs),    offsetof(cnnrt_model_desc, num_weights),
+          offsetof(cnnrt_model_desc, num_buffers),    offsetof(cnnrt_model_desc, num_kernels),
+          offsetof(cnnrt_model_desc, name),           offsetof(cnnrt_model_desc, target),
+          offsetof(cnnrt_model_desc, weights_layout), offsetof(cnnrt_model_desc, arena_bytes),
+          offsetof(cnnrt_model_desc, weights_bytes),  offsetof(cnnrt_model_desc, embedded_weights),
+          offsetof(cnnrt_model_desc, inputs),         offsetof(cnnrt_model_desc, outputs),
+          offsetof(cnnrt_model_desc, weights),        offsetof(cnnrt_model_desc, buffers),
+          offsetof(cnnrt_model_desc, kernels),        offsetof(cnnrt_model_desc, training),
+          offsetof(cnnrt_model_desc, labels_input),   offsetof(cnnrt_model_desc, lr_input),
+          offsetof(cnnrt_model_desc, step_input),     offsetof(cnnrt_model_desc, seed_input)}));
 }
 
 // The version script exports exactly the functions cnnc.h declares.
