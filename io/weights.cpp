@@ -52,6 +52,18 @@ std::string dims_text(const ir::Shape& s) {
   return t + "]";
 }
 
+// Whether p is optimizer state (momentum, Adam's moments) of its update op.
+bool is_optimizer_state(const Node* owner, const Value* p) {
+  if (!owner || ir::op_info(owner->op).role != ir::OpRole::Update) return false;
+  auto ops = ir::split_operands(*owner);
+  std::vector<ir::ParamRole> roles = ir::param_roles(owner->op, owner->attrs);
+  for (size_t i = 0; ops && i < ops->params.size() && i < roles.size(); ++i)
+    if (ops->params[i] == p)
+      return roles[i] == ir::ParamRole::Momentum || roles[i] == ir::ParamRole::AdamM ||
+             roles[i] == ir::ParamRole::AdamV;
+  return false;
+}
+
 }  // namespace
 
 bool bind_weights(Graph& g, std::vector<NamedTensor> tensors, const std::string& path,
@@ -70,6 +82,8 @@ bool bind_weights(Graph& g, std::vector<NamedTensor> tensors, const std::string&
     if (owner && owner->loc.known())
       where.push_back({owner->loc, "layer '" + layer + "' is defined here"});
     auto it = index.find(p->name);
+    if (it == index.end() && p->data && is_optimizer_state(owner, p))
+      continue;  // a file of weights only: the optimizer starts from its zeroed state
     if (it == index.end()) {
       std::vector<std::string> unused;
       for (const auto& n : names)

@@ -395,7 +395,11 @@ bool Lowerer::training_node(const Node& n) {
       break;
   }
   if (ir::op_info(n.op).role == ir::OpRole::Layer) return node(n);  // as in inference
-  diag_.error(n.loc, "layer '" + n.name() + "': compiled training has no kernel for '" +
+  // A backward op is named after its first result: name the forward layer (its y operand).
+  std::string layer = n.name();
+  if (ir::is_grad(n.op))
+    layer = d[static_cast<size_t>(ir::forward_data_inputs(n.op, static_cast<int>(d.size())))]->name;
+  diag_.error(n.loc, "layer '" + layer + "': compiled training has no kernel for '" +
                          ir::op_name(n.op) + "' yet (cnnc train runs it on the reference backend)");
   return false;
 }

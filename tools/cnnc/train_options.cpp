@@ -2,40 +2,6 @@
 
 namespace cnnc::tool {
 
-void OptimizerFlags::add_to(ArgParser& p, bool searched) {
-  auto& opt = training.optimizer;
-  p.choice("--optimizer", "sgd (default, PyTorch's SGD), adam or adamw", &optimizer,
-           {"sgd", "adam", "adamw"});
-  p.double_option("--momentum", "X", "SGD momentum (default 0.9; 0: plain SGD)", &opt.momentum, 0,
-                  0.999999);
-  p.flag("--nesterov", "SGD with Nesterov momentum", &opt.nesterov);
-  if (!searched)
-    p.double_option("--weight-decay", "X",
-                    "L2 penalty added to the gradient (SGD, Adam) or decoupled (AdamW); default 0",
-                    &opt.weight_decay, 0, 1e6);
-  p.double_option("--beta1", "X", "Adam's beta1 (default 0.9)", &opt.beta1, 0, 0.999999);
-  p.double_option("--beta2", "X", "Adam's beta2 (default 0.999)", &opt.beta2, 0, 0.999999);
-  p.repeated_option("--freeze", "PATTERN",
-                    "give the parameters of layers whose name matches PATTERN ('*' matches any "
-                    "run of characters) no gradient: transfer learning (repeatable)",
-                    [&](const std::string& v) {
-                      training.freeze.push_back(v);
-                      return std::string();
-                    });
-}
-
-bool OptimizerFlags::finish(DiagnosticEngine& diag) {
-  auto& opt = training.optimizer;
-  using K = passes::TrainingOptions::Optimizer::Kind;
-  opt.kind = optimizer == "sgd" ? K::Sgd : optimizer == "adam" ? K::Adam : K::AdamW;
-  if (opt.nesterov && (opt.kind != K::Sgd || opt.momentum == 0)) {
-    diag.error({}, "--nesterov needs --optimizer sgd with a --momentum above 0", {},
-               ExitCode::Usage);
-    return false;
-  }
-  return true;
-}
-
 void TrainFlags::add_to(ArgParser& p, bool searched) {
   p.option("--data", "DIR",
            "the dataset: Fashion-MNIST/MNIST IDX files (train-images-idx3-ubyte[.gz], "

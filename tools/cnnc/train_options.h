@@ -12,17 +12,6 @@
 
 namespace cnnc::tool {
 
-/// The optimizer and frozen layers: what the autodiff and optimizer passes
-/// build into a training graph (cnnc train, hparam-search, compile --mode training).
-struct OptimizerFlags {
-  std::string optimizer = "sgd";
-  passes::TrainingOptions training;
-  /// `searched`: --weight-decay is what hparam-search explores, not a flag.
-  void add_to(ArgParser& p, bool searched);
-  /// Sets the optimizer kind; reports contradictions (exit 2) and returns false.
-  bool finish(DiagnosticEngine& diag);
-};
-
 struct TrainFlags {
   std::string data_dir, schedule = "constant";
   OptimizerFlags opt;

@@ -14,7 +14,6 @@
 #include "support/interrupt.h"
 #include "support/temp_dir.h"
 #include "tools/cnnc/compile_options.h"
-#include "tools/cnnc/train_options.h"
 #include "tools/cnnc/verbs.h"
 
 namespace cnnc::tool {
@@ -71,8 +70,7 @@ int verb_compile(const std::vector<std::string>& args) {
   PipelineOptions pipe("default");
   WeightsOptions w;
   CompileOptions co;
-  OptimizerFlags train;
-  std::string net, output, emit = "so", store = "embed", loss = "auto";
+  std::string net, output, emit = "so", store = "embed";
   ArgParser p(
       "cnnc compile NET [-o libNAME.so] [options]",
       "Compiles the network into a shared library that any C or C++ program can load: the\n"
@@ -111,12 +109,6 @@ int verb_compile(const std::vector<std::string>& args) {
   w.add_to(p, /*allow_file=*/false);
   co.add_to(p);
   pipe.add_to(p);
-  train.add_to(p, /*searched=*/false);
-  p.choice(
-      "--loss",
-      "--mode training: auto (default: cross-entropy on the logits under a final softmax, else "
-      "mean-squared error), ce or mse",
-      &loss, {"auto", "ce", "mse"});
   p.epilog(
       "The kernel cache keys each kernel on its algorithm, schedule, targets and the Halide "
       "version;\n"
@@ -133,10 +125,6 @@ int verb_compile(const std::vector<std::string>& args) {
       "liblenet5_train.so\n");
   return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
     if (pipe.mode == "training") {
-      if (!train.finish(diag)) return;
-      pipe.training = train.training;
-      using L = passes::TrainingOptions::Loss;
-      pipe.training.loss = loss == "ce" ? L::CrossEntropy : loss == "mse" ? L::Mse : L::Auto;
       // The step: the training graph, then the training pipeline.
       if (pipe.passes.empty() || pipe.passes == "default") {
         pipe.passes = "autodiff,optimizer";

@@ -52,13 +52,26 @@ struct WeightsOptions {
 /// Throws DiagnosticsAbort after reporting a problem.
 void provide_weights(ir::Graph& g, const WeightsOptions& o, DiagnosticEngine& diag);
 
-/// --passes and the pass manager's hooks, for verbs that optimise.
+/// The optimizer and frozen layers: what the autodiff and optimizer passes
+/// build into a training graph (cnnc train, hparam-search, compile --mode training).
+struct OptimizerFlags {
+  std::string optimizer = "sgd";
+  passes::TrainingOptions training;
+  /// `searched`: --weight-decay is what hparam-search explores, not a flag.
+  void add_to(ArgParser& p, bool searched);
+  /// Sets the optimizer kind; reports contradictions (exit 2) and returns false.
+  bool finish(DiagnosticEngine& diag);
+};
+
+/// --passes and the pass manager's hooks, for verbs that optimise; with
+/// --mode training also what autodiff and optimizer build (OptimizerFlags, --loss).
 struct PipelineOptions {
   std::string passes;        ///< as given; empty: the verb's default
   std::string verb_default;  ///< "none" or "default"
   std::string mode = "inference";
   passes::PipelineOptions hooks;
-  passes::TrainingOptions training;  ///< what autodiff and optimizer build
+  OptimizerFlags train;  ///< what autodiff and optimizer build
+  std::string loss = "auto";
   bool pass_stats = false;
   bool no_verify = false;
 

@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""A compiled training step (`cnnc compile --mode training`) against the
+reference backend's (`cnnc run --mode training --passes autodiff,optimizer`),
+on small networks that use every op compiled training supports: grouped,
+strided, dilated and padded convolutions, batch norm (statistics and running
+averages), every activation, max/avg pooling with padding and ceil_mode,
+global average pooling, dropout (the same mask: seed 1 is the library's first
+step), flatten, add, concat, linear, cross-entropy and mean-squared error,
+SGD (momentum, Nesterov, weight decay) and Adam.
+
+One step from the same weights, images and labels; the loss, every updated
+parameter and optimizer state (cnnc_save_weights vs the reference's
+`<param>.next` outputs) and the running statistics (--output-weights) must
+agree within 1e-4 · max |reference| (the library computes in float32, the
+reference in float64). cnnc_create(saved file) must restore the step count.
+Faults: a label out of range fails the step with a message naming it and
+leaves the weights as they were; cnnc_train_step on an inference library and
+cnnc_save_weights into a missing directory fail with their status codes.
+
+  check_compiled_training.py --cnnc build/release/tools/cnnc
+"""
+import argparse
+import ctypes
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import cnnir_torch as ct  # noqa: E402
+
+TOL = 1e-4
+BATCH = 4
+
+BRANCHY = {
+    "cnnc": 1, "name": "branchy",
+    "inputs": {"data": {"shape": [1, 4, 12, 12]}},
+    "layers": [
+        {"name": "c1", "type": "conv2d", "filters": 8, "kernel": 3, "stride": 2, "pad": 2,
+         "dilation": 2, "groups": 2},
+        {"name": "a1", "type": "leaky_relu", "alpha": 0.1},
+        {"name": "p1", "type": "avg_pool", "kernel": 3, "stride": 2, "pad": 1, "ceil_mode": True,
+         "count_include_pad": False},
+        {"name": "c2", "type": "conv2d", "filters": 6, "kernel": 1},
+        {"name": "a2", "type": "elu", "alpha": 0.5},
+        {"name": "c3", "type": "conv2d", "input": "p1", "filters": 6, "kernel": 3, "pad": 1,
+         "bias": False},
+        {"name": "a3", "type": "gelu"},
+        {"name": "cat", "type": "concat", "inputs": ["a2", "a3"]},
+        {"name": "drop", "type": "dropout", "rate": 0.3},
+        {"name": "gap", "type": "global_avg_pool"},
+        {"name": "flat", "type": "flatten"},
+        {"name": "fc", "type": "linear", "units": 5},
+        {"name": "prob", "type": "softmax"},
+    ],
+    "outputs": ["prob"],
+}
+
+RESIDUAL = {
+    "cnnc": 1, "name": "residual",
+    "inputs": {"data": {"shape": [1, 3, 9, 9]}},
+    "layers": [
+        {"name": "stem", "type": "conv2d", "filters": 8, "kernel": 3, "pad": 1, "bias": False},
+        {"name": "bn0", "type": "batch_norm"},
+        {"name": "r0", "type": "relu"},
+        {"name": "b1", "type": "conv2d", "filters": 8, "kernel": 3, "pad": 1, "bias": False},
+        {"name": "bn1", "type": "batch_norm", "momentum": 0.3},
+        {"name": "s1", "type": "selu"},
+        {"name": "add", "type": "add", "inputs": ["s1", "r0"]},
+        {"name": "t1", "type": "tanh"},
+        {"name": "mp", "type": "max_pool", "kernel": 3, "stride": 2, "pad": 1},
+        {"name": "sg", "type": "sigmoid"},
+        {"name": "cl", "type": "clip", "min": 0.2, "max": 0.7},
+        {"name": "fc", "type": "linear", "units": 3},
+    ],
+    "outputs": ["fc"],
+}
+
+# (network, compile flags, labels: "ce" class indexes or "mse" targets)
+CASES = [
+    ("branchy-sgd", BRANCHY, ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov",
+                              "--weight-decay", "1e-3"], "ce"),
+    ("residual-adam", RESIDUAL, ["--optimizer", "adam", "--weight-decay", "1e-3"], "mse"),
+    ("residual-adamw", RESIDUAL, ["--optimizer", "adamw", "--weight-decay", "1e-2"], "mse"),
+]
+
+
+def sh(args):
+    r = subprocess.run(args, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(args)}\n{r.stderr}")
+    return r
+
+
+class Library:
+    def __init__(self, path):
+        so = ctypes.CDLL(path)
+        so.cnnc_create.restype = ctypes.c_void_p
+        so.cnnc_create.argtypes = [ctypes.c_char_p]
+        so.cnnc_last_error.restype = ctypes.c_char_p
+        so.cnnc_last_error.argtypes = [ctypes.c_void_p]
+        so.cnnc_train_step.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                       ctypes.c_float, ctypes.POINTER(ctypes.c_float), ctypes.c_void_p]
+        so.cnnc_train_steps.restype = ctypes.c_int64
+        so.cnnc_train_steps.argtypes = [ctypes.c_void_p]
+        so.cnnc_save_weights.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        so.cnnc_destroy.argtypes = [ctypes.c_void_p]
+        self.so = so
+
+    def create(self, weights=None):
+        m = self.so.cnnc_create(weights.encode() if weights else None)
+        if not m:
+            raise SystemExit(f"cnnc_create: {self.so.cnnc_last_error(None).decode()}")
+        return m
+
+    def step(self, m, x, y, lr):
+        inputs = (ctypes.c_void_p * 1)(x.ctypes.data)
+        loss = ctypes.c_float()
+        rc = self.so.cnnc_train_step(m, inputs, y.ctypes.data, lr, ctypes.byref(loss), None)
+        if rc != 0:
+            raise SystemExit(f"cnnc_train_step: {self.so.cnnc_last_error(m).decode()}")
+        return loss.value
+
+    def save(self, m, path):
+        if self.so.cnnc_save_weights(m, path.encode()) != 0:
+            raise SystemExit(f"cnnc_save_weights: {self.so.cnnc_last_error(m).decode()}")
+
+
+def reference_step(cnnc, net, weights, flags, d, x, y, lr, seed, tag):
+    """One reference step: the loss, {tensor: value after the step}."""
+    np.save(f"{d}/x.npy", x)
+    np.save(f"{d}/y.npy", y)
+    np.save(f"{d}/lr.npy", np.array([lr], np.float32))
+    ir = sh([cnnc, "dump-ir", net, "--batch", str(BATCH), "--mode", "training", "--passes",
+             "autodiff,optimizer"] + flags).stdout
+    g_inputs = re.findall(r"^\s*input %([\w.]+):", ir, re.M)
+    g_outputs = re.findall(r"^\s*output %([\w.]+)", ir, re.M)
+    outs, inputs = [], ["--input", f"data={d}/x.npy", "--input", f"labels={d}/y.npy",
+                        "--input", f"lr={d}/lr.npy"]
+    if "step" in g_inputs:
+        np.save(f"{d}/step.npy", np.array([1], np.float32))
+        inputs += ["--input", f"step={d}/step.npy"]
+    nexts = [o for o in g_outputs if o.endswith(".next")]
+    for o in ["loss"] + nexts:
+        outs += ["--output", f"{o}={d}/{tag}-{o}.npy"]
+    sh([cnnc, "run", net, "--batch", str(BATCH), "--weights", weights, "--mode", "training",
+        "--passes", "autodiff,optimizer", "--seed", str(seed), "--output-weights",
+        f"{d}/{tag}-after.safetensors"] + flags + inputs + outs)
+    after = ct.read_safetensors(f"{d}/{tag}-after.safetensors")
+    for o in nexts:
+        after[o[:-len(".next")]] = np.load(f"{d}/{tag}-{o}.npy")
+    return float(np.load(f"{d}/{tag}-loss.npy")[0]), after
+
+
+def bad_labels(L, m, x, y, d, tag):
+    """A label past the classes: the step fails, naming it, and changes nothing."""
+    L.save(m, f"{d}/{tag}-before.safetensors")
+    bad = y.copy()
+    bad[2] = 99
+    loss = ctypes.c_float()
+    inputs = (ctypes.c_void_p * 1)(x.ctypes.data)
+    rc = L.so.cnnc_train_step(m, inputs, bad.ctypes.data, 0.05, ctypes.byref(loss), None)
+    msg = L.so.cnnc_last_error(m).decode()
+    out = []
+    if rc != 8 or "labels must be class indexes" not in msg or "99" not in msg:
+        out.append(f"{tag}: a label of 99 gave status {rc}, message '{msg}'")
+    L.save(m, f"{d}/{tag}-after-bad.safetensors")
+    before = ct.read_safetensors(f"{d}/{tag}-before.safetensors")
+    after = ct.read_safetensors(f"{d}/{tag}-after-bad.safetensors")
+    if any(not np.array_equal(before[k], after[k]) for k in before) or L.so.cnnc_train_steps(m) != 1:
+        out.append(f"{tag}: the failed step changed the weights or the step count")
+    return out
+
+
+def other_faults(cnnc, d):
+    """cnnc_train_step on an inference library; cnnc_save_weights where it cannot write."""
+    out = []
+    net = f"{d}/residual.json"
+    sh([cnnc, "compile", net, "--batch", str(BATCH), "-o", f"{d}/libinfer.so", "--quiet"])
+    L = Library(f"{d}/libinfer.so")
+    m = L.create()
+    x = np.zeros([BATCH, 3, 9, 9], np.float32)
+    y = np.zeros([BATCH], np.float32)
+    inputs = (ctypes.c_void_p * 1)(x.ctypes.data)
+    loss = ctypes.c_float()
+    rc = L.so.cnnc_train_step(m, inputs, y.ctypes.data, 0.1, ctypes.byref(loss), None)
+    msg = L.so.cnnc_last_error(m).decode()
+    if rc != 9 or "--mode training" not in msg:
+        out.append(f"train_step on an inference library: status {rc}, message '{msg}'")
+    rc = L.so.cnnc_save_weights(m, f"{d}/no/such/dir/w.safetensors".encode())
+    msg = L.so.cnnc_last_error(m).decode()
+    if rc != 10 or "no/such/dir/w.safetensors.tmp" not in msg:
+        out.append(f"save into a missing directory: status {rc}, message '{msg}'")
+    L.so.cnnc_destroy(m)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cnnc", required=True)
+    args = ap.parse_args()
+    rng = np.random.default_rng(20261126)
+    failures, total, worst = [], 0, (0.0, "")
+
+    def close(what, got, want):
+        nonlocal total, worst
+        got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+        total += 1
+        if got.shape != want.shape:
+            failures.append(f"{what}: shape {got.shape} vs {want.shape}")
+            return
+        err = float(np.abs(got - want).max()) / max(float(np.abs(want).max()), 1e-6)
+        if not np.isfinite(got).all() or not err <= TOL:
+            failures.append(f"{what}: max |diff| / max |reference| = {err:.3g}")
+        if err > worst[0]:
+            worst = (err, what)
+
+    with tempfile.TemporaryDirectory() as d:
+        for tag, spec, flags, loss in CASES:
+            net = f"{d}/{spec['name']}.json"
+            json.dump(spec, open(net, "w"))
+            g = ct.Graph(sh([args.cnnc, "dump-ir", net, "--batch", str(BATCH)]).stdout)
+            weights = f"{d}/{tag}-w.safetensors"
+            ct.write_safetensors(weights, list(ct.random_weights(g, rng)))
+            shape = [BATCH] + spec["inputs"]["data"]["shape"][1:]
+            x = rng.normal(0, 1, shape).astype(np.float32)
+            if loss == "ce":
+                y = rng.integers(0, spec["layers"][-2]["units"], BATCH).astype(np.float32)
+            else:
+                y = rng.normal(0, 1, (BATCH, spec["layers"][-1]["units"])).astype(np.float32)
+            lib = f"{d}/lib{tag}.so"
+            sh([args.cnnc, "compile", net, "--mode", "training", "--batch", str(BATCH), "--weights",
+                weights, "-o", lib, "--quiet"] + flags)
+            L = Library(lib)
+            m = L.create()
+            lr = 0.05
+            got_loss = L.step(m, x, y, lr)
+            L.save(m, f"{d}/{tag}-step1.safetensors")
+            L.so.cnnc_destroy(m)
+            want_loss, want = reference_step(args.cnnc, net, weights, flags, d, x, y, lr, 1, tag)
+            got = ct.read_safetensors(f"{d}/{tag}-step1.safetensors")
+            close(f"{tag}: loss", [got_loss], [want_loss])
+            if sorted(got) != sorted(want):
+                failures.append(f"{tag}: saved tensors {sorted(got)} vs {sorted(want)}")
+            for name in sorted(set(got) & set(want)):
+                close(f"{tag}: {name} after one step", got[name], want[name])
+            # Resuming from the saved file: the step count comes back too.
+            m = L.create(f"{d}/{tag}-step1.safetensors")
+            steps = L.so.cnnc_train_steps(m)
+            if steps != 1:
+                failures.append(f"{tag}: cnnc_train_steps after loading is {steps}, not 1")
+            total += 1
+            if loss == "ce":
+                total += 1
+                failures += bad_labels(L, m, x, y, d, tag)
+            L.so.cnnc_destroy(m)
+        total += 2
+        failures += other_faults(args.cnnc, d)
+    for f in failures:
+        print("FAIL", f)
+    print(f"{total - len(failures)} of {total} checks of compiled training steps match the reference "
+          f"(max |diff| <= {TOL:g} * max |reference|); worst {worst[0]:.3g} in '{worst[1]}'")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
