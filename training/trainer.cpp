@@ -165,7 +165,18 @@ void Trainer::store(const std::vector<ir::Tensor>& outputs,
     train_.find_value(name, true)->data = std::make_shared<const ir::Tensor>(std::move(t));
 }
 
+void Trainer::sync_from_engine() {
+  if (!engine_) return;
+  std::string error;
+  if (!engine_->read_back(train_, error)) {
+    diag_.error(
+        {}, "reading the parameters back from the " + opts_.engines.name + " backend: " + error);
+    throw DiagnosticsAbort{};
+  }
+}
+
 void Trainer::share_trained_values() {
+  sync_from_engine();
   for (ir::Value* p : eval_.params())
     if (const ir::Value* q = train_.find_value(p->name, true)) p->data = q->data;
 }
@@ -180,8 +191,20 @@ double Trainer::validate(double& loss) {
   Batch b;
   int64_t hits = 0, seen = 0;
   double loss_sum = 0;
+  std::unique_ptr<Predictor> predictor;
+  if (opts_.engines.infer) {
+    predictor = opts_.engines.infer(eval_, diag_);
+    if (!predictor) throw DiagnosticsAbort{};
+  }
   while (src.next(b)) {
-    ir::Tensor pred = reference::run(eval_, {b.images}, {}).outputs[0];
+    ir::Tensor pred;
+    std::string error;
+    if (!predictor)
+      pred = reference::run(eval_, {b.images}, {}).outputs[0];
+    else if (!predictor->predict(b.images, pred, error)) {
+      diag_.error({}, "validation on the " + opts_.engines.name + " backend: " + error);
+      throw DiagnosticsAbort{};
+    }
     hits += correct(pred, b.labels, b.valid);
     seen += b.valid;
     const int64_t K = pred.shape[1];
@@ -217,6 +240,7 @@ void Trainer::checkpoint(int64_t epoch, int64_t batch) {
       if (fd >= 0 && ::write(fd, half.data(), half.size()) > 0) ::raise(SIGKILL);
     }
   }
+  sync_from_engine();
   CheckpointState st;
   st.epoch = epoch;
   st.batch = batch;
@@ -303,6 +327,12 @@ int Trainer::run(const std::function<void(const Progress&)>& progress) {
     return static_cast<int>(ExitCode::InvalidInput);
   }
   const bool adam = opts_.training.optimizer.kind != passes::TrainingOptions::Optimizer::Kind::Sgd;
+  if (opts_.engines.train) {  // from the values resumed (or initialised) above
+    const int errors = diag_.error_count();
+    engine_ = opts_.engines.train(train_, diag_);
+    if (diag_.error_count() > errors) return static_cast<int>(ExitCode::InvalidInput);
+    if (!engine_) opts_.engines = {};  // the engine declined: the reference backend
+  }
   InterruptScope interrupts;
   const auto run_t0 = Clock::now();
   int64_t run_steps = 0;
@@ -321,8 +351,20 @@ int Trainer::run(const std::function<void(const Progress&)>& progress) {
       reference::RunOptions ro;
       ro.mode = reference::Mode::Training;
       ro.seed = step_seed(opts_.seed, step_);
-      reference::RunResult r = reference::run(train_, inputs, ro);
-      const double loss = r.outputs[0][0];
+      reference::RunResult r;
+      double loss = 0;
+      if (engine_) {
+        r.outputs.resize(2);
+        std::string error;
+        if (!engine_->step(inputs, ro.seed, loss, r.outputs[1], error)) {
+          diag_.error({}, "step " + std::to_string(step_ + 1) + " on the " + opts_.engines.name +
+                              " backend failed: " + error);
+          return static_cast<int>(ExitCode::InvalidInput);
+        }
+      } else {
+        r = reference::run(train_, inputs, ro);
+        loss = r.outputs[0][0];
+      }
       if (step_ == 0) initial_loss_ = loss;
       // Diverged: NaN, or 3x the first loss (with a floor, so that a run that starts
       // near zero loss, e.g. fine-tuning a trained network, is not stopped by noise).
@@ -336,7 +378,7 @@ int Trainer::run(const std::function<void(const Progress&)>& progress) {
                 " (lr " + format_double(lr) + "); nothing was saved from this step: lower --lr");
         return static_cast<int>(ExitCode::InvalidInput);
       }
-      store(r.outputs, r.updated_state);
+      if (!engine_) store(r.outputs, r.updated_state);
       ++step_;
       ++run_steps;
       loss_sum_ += loss * static_cast<double>(b.valid);

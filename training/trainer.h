@@ -14,6 +14,7 @@
 #include "support/diagnostics.h"
 #include "training/batches.h"
 #include "training/dataset.h"
+#include "training/engine.h"
 #include "training/schedule.h"
 
 namespace cnnc::training {
@@ -31,6 +32,7 @@ struct TrainOptions {
   bool resume = false;
   bool reset_optimizer = false;  ///< resume without optimizer state
   int64_t max_steps = 0;         ///< stop (with a checkpoint) after this many steps in all
+  Engines engines;               ///< what runs steps and validation (default: reference)
 };
 
 struct EpochRecord {
@@ -65,8 +67,11 @@ class Trainer {
 
  private:
   bool build();
-  /// Gives the inference graph the training graph's current parameter values.
+  /// Gives the inference graph the training graph's current parameter values
+  /// (first fetching them from the step engine, if any).
   void share_trained_values();
+  /// Brings the training graph's parameters up to date with the step engine.
+  void sync_from_engine();
   double validate(double& loss);
   void checkpoint(int64_t epoch, int64_t batch);
   // The epoch in progress: its running sums (checkpointed with it).
@@ -86,6 +91,7 @@ class Trainer {
   int failed_checkpoints_ = 0;
   double initial_loss_ = 0;
   bool built_ = false;
+  std::unique_ptr<StepEngine> engine_;  ///< null: the reference backend steps
 };
 
 }  // namespace cnnc::training

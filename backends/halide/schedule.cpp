@@ -66,6 +66,8 @@ Schedule default_schedule(const KernelSpec& spec, Isa isa) {
   int64_t work = out.elements();
   if (spec.family == Family::Conv) work *= spec.args[1].elements() / out.extent[2];
   if (spec.family == Family::Linear) work = spec.args[1].elements() * out.extent[1];
+  if (spec.family == Family::ConvGradInput) work *= spec.args[1].elements() / out.extent[2];
+  if (spec.family == Family::ConvGradWeight) work = spec.args[0].elements() * out.extent[0];
   s.parallel = work >= 65536;
   switch (spec.family) {
     case Family::Conv: {
@@ -94,6 +96,17 @@ Schedule default_schedule(const KernelSpec& spec, Isa isa) {
       s.tile_x = std::min(s.tile_x, 4);
       break;
     }
+    case Family::ConvGradInput: {  // a convolution of dy (templates_grad.cpp)
+      const int64_t vectors = std::max<int64_t>(1, width / s.vector);
+      s.tile_x = static_cast<int>(std::min<int64_t>(2, vectors));
+      s.tile_k = static_cast<int>(std::min<int64_t>(isa == Isa::Avx512 ? 12 : 6, out.extent[2]));
+      break;
+    }
+    case Family::ConvGradWeight:  // vectors of output channels × tile_k input channels
+      s.vector = fit(lanes(isa), out.extent[3]);
+      s.tile_k = 6;
+      s.tile_x = 1;
+      break;
     default:
       s.tile_k = 1;
       s.tile_x = 1;

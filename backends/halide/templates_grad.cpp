@@ -61,6 +61,11 @@ Moments moments(const ImageParam& x, const Geometry& g) {
 // dx(x, y, c, n) = Σ over kernel taps (s, r) and the output channels k of c's
 // group of w(s, r, c mod Cg, k) · dy(ox, oy, k, n), where the tap maps the
 // output pixel (ox, oy) onto (x, y): ox·stride − pad + s·dilation = x.
+// With stride 1 that is a forward convolution of dy, zero-padded by the
+// kernel's extent, with the flipped kernel: computed like templates_conv.cpp
+// (register tiles of tile_k channels × tile_x vectors, the padded rows copied
+// once per output row). Strided convolutions take the taps that land on an
+// output pixel (a select per tap).
 Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;
@@ -71,20 +76,50 @@ Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
   const int S = gw.extent[0], R = gw.extent[1], Cg = gw.extent[2], K = gw.extent[3];
   const int Kg = K / static_cast<int>(a.groups);
   const int sw = static_cast<int>(a.stride.w), sh = static_cast<int>(a.stride.h);
+  const int dw = static_cast<int>(a.dilation.w), dh = static_cast<int>(a.dilation.h);
   Func dyz = BoundaryConditions::constant_exterior(dy, 0.0f, {{0, Wo}, {0, Ho}});
   Var x("x"), y("y"), c("c"), n("n");
   RDom r(0, S, 0, R, 0, Kg, "r");
-  Expr tx = x + static_cast<int>(a.pad.left) - r.x * static_cast<int>(a.dilation.w);
-  Expr ty = y + static_cast<int>(a.pad.top) - r.y * static_cast<int>(a.dilation.h);
-  Expr kk = (c / Cg) * Kg + r.z;
-  Expr term = dyz(tx / sw, ty / sh, kk, n) * w(r.x, r.y, c % Cg, kk);
-  if (sw > 1 || sh > 1) term = select(tx % sw == 0 && ty % sh == 0, term, 0.0f);
   Func acc("acc"), out("out");
   acc(x, y, c, n) = 0.0f;
-  acc(x, y, c, n) += term;
+  if (sw == 1 && sh == 1) {
+    const int pl = (S - 1) * dw - static_cast<int>(a.pad.left);
+    const int pt = (R - 1) * dh - static_cast<int>(a.pad.top);
+    Func dyp("dyp"), wf("wf");
+    Var u("u"), v("v"), kk("kk");
+    dyp(u, v, kk, n) = dyz(u - pl, v - pt, kk, n);
+    wf(u, v, kk, c) = w(S - 1 - u, R - 1 - v, c % Cg, (c / Cg) * Kg + kk);
+    acc(x, y, c, n) +=
+        wf(r.x, r.y, r.z, c) * dyp(x + r.x * dw, y + r.y * dh, (c / Cg) * Kg + r.z, n);
+    out(x, y, c, n) = acc(x, y, c, n);
+    fix_output(out, gx);
+    const int V = s.vector, TX = s.tile_x, TK = s.tile_k;
+    Var xo("xo"), xi("xi"), ct("ct"), ci("ci"), row("row"), xv("xv"), xl("xl");
+    // Tails shift inwards (recomputing a few outputs): dx never aliases dy.
+    out.split(x, xo, xi, V * TX).split(c, ct, ci, TK);
+    out.reorder(xi, ci, xo, ct, y, n).fuse(y, n, row);
+    out.split(xi, xv, xl, V).vectorize(xl).unroll(xv).unroll(ci);
+    if (s.parallel) out.parallel(row);
+    acc.compute_at(out, xo);
+    acc.split(x, xv, xl, V).vectorize(xl).unroll(xv).unroll(c);
+    acc.update()
+        .split(x, xv, xl, V)
+        .reorder(xl, xv, c, r.x, r.y, r.z, y, n)
+        .vectorize(xl)
+        .unroll(xv)
+        .unroll(c);
+    dyp.compute_at(out, row).vectorize(u, V, TailStrategy::GuardWithIf);
+    wf.compute_root();
+    b.output = out;
+    return b;
+  }
+  Expr tx = x + static_cast<int>(a.pad.left) - r.x * dw;
+  Expr ty = y + static_cast<int>(a.pad.top) - r.y * dh;
+  Expr kk = (c / Cg) * Kg + r.z;
+  Expr term = dyz(tx / sw, ty / sh, kk, n) * w(r.x, r.y, c % Cg, kk);
+  acc(x, y, c, n) += select(tx % sw == 0 && ty % sh == 0, term, 0.0f);
   out(x, y, c, n) = acc(x, y, c, n);
   fix_output(out, gx);
-
   const int V = s.vector;
   Var xo("xo"), xi("xi"), cn("cn");
   out.fuse(c, n, cn);
@@ -102,9 +137,12 @@ Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
   return b;
 }
 
-// dw(s, r, cg, k) = Σ over n and the output pixels of dy · the input pixel
-// tap (s, r) of that output reads, in c = group(k)·Cg + cg. The output pixels
-// are split into vectors summed lane-wise, then the lanes added.
+// dw(s, r, cg, k) = Σ over n and the output pixels p of dy(p, k) · the input
+// pixel tap (s, r) of p reads, in c = group(k)·Cg + cg. Without groups that
+// is, for each tap, a matrix product over the pixels: dy is transposed so
+// that the output channels are the vector lanes, each register tile holding
+// tile_k input channels; the input is zero-padded once. Grouped convolutions
+// take the plain sum, vectorised over the pixels of a row.
 Built conv_grad_weight(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;
@@ -115,15 +153,46 @@ Built conv_grad_weight(const KernelSpec& k, const Schedule& s) {
   const int Wo = gdy.extent[0], Ho = gdy.extent[1], N = gdy.extent[3];
   const int Cg = gw.extent[2], K = gw.extent[3];
   const int Kg = K / static_cast<int>(a.groups);
+  const int sw = static_cast<int>(a.stride.w), sh = static_cast<int>(a.stride.h);
+  const int dw = static_cast<int>(a.dilation.w), dh = static_cast<int>(a.dilation.h);
+  const int pl = static_cast<int>(a.pad.left), pt = static_cast<int>(a.pad.top);
   Func xz = BoundaryConditions::constant_exterior(x, 0.0f, {{0, W}, {0, H}});
   Var sx("s"), ry("r"), cg("cg"), kk("k");
   RDom r(0, Wo, 0, Ho, 0, N, "r");
-  Expr ix = r.x * static_cast<int>(a.stride.w) - static_cast<int>(a.pad.left) +
-            sx * static_cast<int>(a.dilation.w);
-  Expr iy = r.y * static_cast<int>(a.stride.h) - static_cast<int>(a.pad.top) +
-            ry * static_cast<int>(a.dilation.h);
-  Expr c = (kk / Kg) * Cg + cg;
   Func acc("acc"), out("out");
+  if (a.groups == 1) {
+    Func xp("xp"), dyt("dyt");
+    Var u("u"), v("v"), c("c"), m("m");
+    // Clamped channels: a tile's lanes past K or Cg compute values nobody stores.
+    xp(u, v, c, m) = xz(u - pl, v - pt, min(c, Cg - 1), m);
+    dyt(kk, u, v, m) = dy(u, v, min(kk, K - 1), m);
+    acc(kk, cg, sx, ry) = 0.0f;
+    acc(kk, cg, sx, ry) +=
+        dyt(kk, r.x, r.y, r.z) * xp(r.x * sw + sx * dw, r.y * sh + ry * dh, cg, r.z);
+    out(sx, ry, cg, kk) = acc(kk, cg, sx, ry);
+    fix_output(out, gw);
+    // Each task: one tap (s, r) × a tile of V output channels × TC input
+    // channels, its accumulators in registers through the whole sum.
+    const int V = s.vector, TC = std::min(s.tile_k, Cg);
+    Var ko("ko"), kv("kv"), co("co"), ci("ci"), t1("t1"), t2("t2"), task("task");
+    out.split(kk, ko, kv, V, TailStrategy::GuardWithIf)
+        .split(cg, co, ci, TC, TailStrategy::GuardWithIf)
+        .reorder(kv, ci, sx, ry, ko, co)
+        .fuse(sx, ry, t1)
+        .fuse(ko, co, t2)
+        .fuse(t1, t2, task);
+    if (s.parallel) out.parallel(task);
+    acc.compute_at(out, task).bound_extent(kk, V).bound_extent(cg, TC);
+    acc.vectorize(kk).unroll(cg);
+    acc.update().reorder(kk, cg, r.x, r.y, r.z).vectorize(kk).unroll(cg);
+    xp.compute_root().parallel(m).vectorize(u, V, TailStrategy::GuardWithIf);
+    dyt.compute_root().parallel(m).vectorize(kk, V, TailStrategy::GuardWithIf);
+    b.output = out;
+    return b;
+  }
+  Expr ix = r.x * sw - pl + sx * dw;
+  Expr iy = r.y * sh - pt + ry * dh;
+  Expr c = (kk / Kg) * Cg + cg;
   acc(sx, ry, cg, kk) = 0.0f;
   acc(sx, ry, cg, kk) += dy(r.x, r.y, kk, r.z) * xz(ix, iy, c, r.z);
   out(sx, ry, cg, kk) = acc(sx, ry, cg, kk);
@@ -191,24 +260,27 @@ Built max_pool_grad(const KernelSpec& k, const Schedule& s) {
                             select(better, v, arg(ox, oy, c, n)[1]));
 
   Var px("x"), py("y");
-  // The outputs whose window may hold (px, py): floor((p + pad) / stride) − t.
+  // The outputs whose window may hold (px, py): floor((p + pad) / stride) − t,
+  // t < ⌈kernel / stride⌉ (a handful: the sum is written out, so it vectorises).
   const int TW = (KW + sw - 1) / sw, TH = (KH + sh - 1) / sh;
-  RDom t(0, TW, 0, TH, "t");
-  Expr qx = (px + pl) / sw - t.x, qy = (py + pt) / sh - t.y;
-  Expr valid = qx >= 0 && qx < Wo && qy >= 0 && qy < Ho;
-  Expr cqx = clamp(qx, 0, Wo - 1), cqy = clamp(qy, 0, Ho - 1);
-  Expr hit = valid && arg(cqx, cqy, c, n)[0] == py * W + px;
-  Func acc("acc"), out("out");
-  acc(px, py, c, n) = 0.0f;
-  acc(px, py, c, n) += select(hit, dy(cqx, cqy, c, n), 0.0f);
-  out(px, py, c, n) = acc(px, py, c, n);
+  Expr total = 0.0f;
+  for (int ty = 0; ty < TH; ++ty)
+    for (int tx = 0; tx < TW; ++tx) {
+      Expr qx = (px + pl) / sw - tx, qy = (py + pt) / sh - ty;
+      Expr valid = qx >= 0 && qx < Wo && qy >= 0 && qy < Ho;
+      Expr cqx = clamp(qx, 0, Wo - 1), cqy = clamp(qy, 0, Ho - 1);
+      Expr hit = valid && arg(cqx, cqy, c, n)[0] == py * W + px;
+      total = total + select(hit, dy(cqx, cqy, c, n), 0.0f);
+    }
+  Func out("out");
+  out(px, py, c, n) = total;
   fix_output(out, k.args.back());
 
   Var cn("cn");
   out.fuse(c, n, cn);
   if (s.parallel) out.parallel(cn);
+  if (s.vector > 1 && W >= s.vector) out.vectorize(px, s.vector, TailStrategy::GuardWithIf);
   arg.compute_at(out, cn);
-  acc.compute_at(out, px);
   b.output = out;
   return b;
 }
@@ -227,24 +299,26 @@ Built avg_pool_grad(const KernelSpec& k, const Schedule& s) {
   const int pl = static_cast<int>(a.pad.left), pt = static_cast<int>(a.pad.top);
   Var px("x"), py("y"), c("c"), n("n");
   const int TW = (KW + sw - 1) / sw, TH = (KH + sh - 1) / sh;
-  RDom t(0, TW, 0, TH, "t");
-  Expr qx = (px + pl) / sw - t.x, qy = (py + pt) / sh - t.y;
-  Expr ws = qx * sw - pl, hs = qy * sh - pt;
-  Expr valid = qx >= 0 && qx < Wo && qy >= 0 && qy < Ho && px < ws + KW && py < hs + KH;
-  Expr we = min(ws + KW, W + static_cast<int>(a.pad.right));
-  Expr he = min(hs + KH, H + static_cast<int>(a.pad.bottom));
-  Expr count = k.count_include_pad ? (we - ws) * (he - hs)
-                                   : (min(we, W) - max(ws, 0)) * (min(he, H) - max(hs, 0));
-  Expr g = dy(clamp(qx, 0, Wo - 1), clamp(qy, 0, Ho - 1), c, n) / cast<float>(max(count, 1));
-  Func acc("acc"), out("out");
-  acc(px, py, c, n) = 0.0f;
-  acc(px, py, c, n) += select(valid, g, 0.0f);
-  out(px, py, c, n) = acc(px, py, c, n);
+  Expr total = 0.0f;
+  for (int ty = 0; ty < TH; ++ty)
+    for (int tx = 0; tx < TW; ++tx) {
+      Expr qx = (px + pl) / sw - tx, qy = (py + pt) / sh - ty;
+      Expr ws = qx * sw - pl, hs = qy * sh - pt;
+      Expr valid = qx >= 0 && qx < Wo && qy >= 0 && qy < Ho && px < ws + KW && py < hs + KH;
+      Expr we = min(ws + KW, W + static_cast<int>(a.pad.right));
+      Expr he = min(hs + KH, H + static_cast<int>(a.pad.bottom));
+      Expr count = k.count_include_pad ? (we - ws) * (he - hs)
+                                       : (min(we, W) - max(ws, 0)) * (min(he, H) - max(hs, 0));
+      Expr g = dy(clamp(qx, 0, Wo - 1), clamp(qy, 0, Ho - 1), c, n) / cast<float>(max(count, 1));
+      total = total + select(valid, g, 0.0f);
+    }
+  Func out("out");
+  out(px, py, c, n) = total;
   fix_output(out, gx);
   Var cn("cn");
   out.fuse(c, n, cn);
   if (s.parallel) out.parallel(cn);
-  acc.compute_at(out, px);
+  if (s.vector > 1 && W >= s.vector) out.vectorize(px, s.vector, TailStrategy::GuardWithIf);
   b.output = out;
   return b;
 }

@@ -32,6 +32,7 @@ struct CompiledModel::Api {
   int64_t (*kernel_flops)(int);
   double (*kernel_seconds)(const cnnc_model*, int);
   int64_t (*profiled_runs)(const cnnc_model*);
+  int (*save_weights)(cnnc_model*, const char*);
 };
 
 namespace {
@@ -94,6 +95,7 @@ std::unique_ptr<CompiledModel> CompiledModel::open(const std::string& path, std:
   bind(h, "cnnc_kernel_flops", a.kernel_flops, missing);
   bind(h, "cnnc_kernel_seconds", a.kernel_seconds, missing);
   bind(h, "cnnc_profiled_runs", a.profiled_runs, missing);
+  bind(h, "cnnc_save_weights", a.save_weights, missing);
   if (!missing.empty()) {
     error = path + ": a damaged cnnc model library (missing " + missing + ")";
     return nullptr;
@@ -137,6 +139,12 @@ int CompiledModel::run(const std::vector<const float*>& in, const std::vector<fl
   for (const TensorInfo& t : inputs) in_bytes.push_back(t.bytes);
   for (const TensorInfo& t : outputs) out_bytes.push_back(t.bytes);
   return api_->run_sized(model_, in.data(), in_bytes.data(), out.data(), out_bytes.data());
+}
+
+bool CompiledModel::save_weights(const std::string& path, std::string& error) {
+  if (api_->save_weights(model_, path.c_str()) == CNNC_OK) return true;
+  error = api_->last_error(model_);
+  return false;
 }
 
 std::string CompiledModel::error() const { return api_->last_error(model_); }

@@ -34,6 +34,8 @@ class CompiledModel {
   /// Runs once; CNNC_OK or the status, with error() saying why.
   int run(const std::vector<const float*>& in, const std::vector<float*>& out);
   std::string error() const;
+  /// cnnc_save_weights: every weight (and a training library's optimizer state).
+  bool save_weights(const std::string& path, std::string& error);
   void set_threads(int n);
   void profile(bool on);
 
