@@ -15,7 +15,12 @@ steps, a checkpoint every 3 steps) is the reference. Then:
     row (after a run stopped by --max-steps 3) stop it with exit status 4 and
     the newest good checkpoint intact.
 "Equal" means: the final checkpoint's tensors and weights.safetensors are
-byte-identical, and log.csv agrees except for its timing columns.
+byte-identical, and log.csv agrees except for its timing columns. These runs
+use the reference backend, whose steps are slow enough for timed kills to land
+inside them; the compiled backend (its steps take milliseconds) is checked
+with the faults that do not depend on timing: two kills inside checkpoint
+writes and a --max-steps stop, each resumed, must end equal to its own
+uninterrupted run.
 
   check_train_resume.py --cnnc build/release/tools/cnnc --examples examples [--data DIR]
 """
@@ -37,9 +42,10 @@ STEPS = 36
 
 
 class Run:
-    def __init__(self, cnnc, net, data):
+    def __init__(self, cnnc, net, data, backend="reference"):
         self.base = [cnnc, "train", net, "--data", data, "--train-samples", "384", "--test-samples", "64",
-                     "--batch", "32", "--epochs", "3", "--checkpoint-every", "3", "--seed", "7", "--quiet"]
+                     "--batch", "32", "--epochs", "3", "--checkpoint-every", "3", "--seed", "7", "--quiet",
+                     "--backend", backend]
 
     def args(self, d, resume):
         return self.base + ["--checkpoint-dir", d] + (["--resume"] if resume else [])
@@ -176,6 +182,25 @@ def main():
         ckpts = sorted(f for f in os.listdir(d) if f.startswith("ckpt-"))
         c.expect(rc == 4 and "3 checkpoints in a row failed" in err and ckpts == ["ckpt-00000003.safetensors"],
                  f"a full disk: exit {rc}, stops after 3 failed checkpoints, the good one kept {ckpts}")
+
+        # The compiled backend: the same trainer around a compiled step.
+        comp = Run(args.cnnc, f"{args.examples}/lenet5.json", args.data, "compiled")
+        cref = f"{tmp}/compiled-ref"
+        rc, err = comp.complete(cref)
+        c.expect(rc == 0, f"compiled: the uninterrupted run completes {err.strip()}")
+        d, in_write = f"{tmp}/compiled-killed", 0
+        for step in (9, 21):
+            p = comp.start(d, {"CNNC_TRAIN_FAULT": f"kill_in_checkpoint@{step}"})
+            p.communicate()
+            in_write += p.returncode == -signal.SIGKILL
+        rc, _ = comp.complete(d)
+        c.expect(rc == 0 and in_write == 2, f"compiled: killed inside 2 checkpoint writes ({in_write}), resumed")
+        c.same_as(cref, d, "compiled: killed and resumed")
+        d = f"{tmp}/compiled-stopped"
+        p = subprocess.run(comp.args(d, False) + ["--max-steps", "16"], capture_output=True)
+        rc, _ = comp.complete(d)
+        c.expect(p.returncode == 0 and rc == 0, "compiled: stopped by --max-steps 16 and resumed")
+        c.same_as(cref, d, "compiled: stopped mid-epoch and resumed")
     print(f"{c.count - len(c.failures)} of {c.count} checks passed")
     return 1 if c.failures else 0
 
