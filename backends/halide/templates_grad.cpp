@@ -61,11 +61,12 @@ Moments moments(const ImageParam& x, const Geometry& g) {
 // dx(x, y, c, n) = Σ over kernel taps (s, r) and the output channels k of c's
 // group of w(s, r, c mod Cg, k) · dy(ox, oy, k, n), where the tap maps the
 // output pixel (ox, oy) onto (x, y): ox·stride − pad + s·dilation = x.
-// With stride 1 that is a forward convolution of dy, zero-padded by the
-// kernel's extent, with the flipped kernel: computed like templates_conv.cpp
-// (register tiles of tile_k channels × tile_x vectors, the padded rows copied
-// once per output row). Strided convolutions take the taps that land on an
-// output pixel (a select per tap).
+// That is a forward convolution, with the flipped kernel, of dy zero-padded by
+// the kernel's extent and, for a strided convolution, with stride − 1 zeros
+// inserted between its pixels (stride² times the work of the taps that land,
+// but every tap a dense vector FMA): computed like templates_conv.cpp
+// (register tiles of tile_k channels × tile_x vectors, the padded rows built
+// once per output row).
 Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;
@@ -82,57 +83,37 @@ Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
   RDom r(0, S, 0, R, 0, Kg, "r");
   Func acc("acc"), out("out");
   acc(x, y, c, n) = 0.0f;
-  if (sw == 1 && sh == 1) {
-    const int pl = (S - 1) * dw - static_cast<int>(a.pad.left);
-    const int pt = (R - 1) * dh - static_cast<int>(a.pad.top);
-    Func dyp("dyp"), wf("wf");
-    Var u("u"), v("v"), kk("kk");
-    dyp(u, v, kk, n) = dyz(u - pl, v - pt, kk, n);
-    wf(u, v, kk, c) = w(S - 1 - u, R - 1 - v, c % Cg, (c / Cg) * Kg + kk);
-    acc(x, y, c, n) +=
-        wf(r.x, r.y, r.z, c) * dyp(x + r.x * dw, y + r.y * dh, (c / Cg) * Kg + r.z, n);
-    out(x, y, c, n) = acc(x, y, c, n);
-    fix_output(out, gx);
-    const int V = s.vector, TX = s.tile_x, TK = s.tile_k;
-    Var xo("xo"), xi("xi"), ct("ct"), ci("ci"), row("row"), xv("xv"), xl("xl");
-    // Tails shift inwards (recomputing a few outputs): dx never aliases dy.
-    out.split(x, xo, xi, V * TX).split(c, ct, ci, TK);
-    out.reorder(xi, ci, xo, ct, y, n).fuse(y, n, row);
-    out.split(xi, xv, xl, V).vectorize(xl).unroll(xv).unroll(ci);
-    if (s.parallel) out.parallel(row);
-    acc.compute_at(out, xo);
-    acc.split(x, xv, xl, V).vectorize(xl).unroll(xv).unroll(c);
-    acc.update()
-        .split(x, xv, xl, V)
-        .reorder(xl, xv, c, r.x, r.y, r.z, y, n)
-        .vectorize(xl)
-        .unroll(xv)
-        .unroll(c);
-    dyp.compute_at(out, row).vectorize(u, V, TailStrategy::GuardWithIf);
-    wf.compute_root();
-    b.output = out;
-    return b;
-  }
-  Expr tx = x + static_cast<int>(a.pad.left) - r.x * dw;
-  Expr ty = y + static_cast<int>(a.pad.top) - r.y * dh;
-  Expr kk = (c / Cg) * Kg + r.z;
-  Expr term = dyz(tx / sw, ty / sh, kk, n) * w(r.x, r.y, c % Cg, kk);
-  acc(x, y, c, n) += select(tx % sw == 0 && ty % sh == 0, term, 0.0f);
+  const int pl = (S - 1) * dw - static_cast<int>(a.pad.left);
+  const int pt = (R - 1) * dh - static_cast<int>(a.pad.top);
+  Func dyp("dyp"), wf("wf");
+  Var u("u"), v("v"), kk("kk");
+  Func dyu("dyu");  // dy with stride − 1 zeros between its pixels
+  if (sw == 1 && sh == 1)
+    dyu(u, v, kk, n) = dyz(u, v, kk, n);
+  else
+    dyu(u, v, kk, n) = select(u % sw == 0 && v % sh == 0, dyz(u / sw, v / sh, kk, n), 0.0f);
+  dyp(u, v, kk, n) = dyu(u - pl, v - pt, kk, n);
+  wf(u, v, kk, c) = w(S - 1 - u, R - 1 - v, c % Cg, (c / Cg) * Kg + kk);
+  acc(x, y, c, n) += wf(r.x, r.y, r.z, c) * dyp(x + r.x * dw, y + r.y * dh, (c / Cg) * Kg + r.z, n);
   out(x, y, c, n) = acc(x, y, c, n);
   fix_output(out, gx);
-  const int V = s.vector;
-  Var xo("xo"), xi("xi"), cn("cn");
-  out.fuse(c, n, cn);
-  if (s.parallel) out.parallel(cn);
-  if (V > 1 && gx.extent[0] >= V) {
-    out.split(x, xo, xi, V, TailStrategy::GuardWithIf).vectorize(xi);
-    // Whole vectors of acc even at the guarded tail (its extra lanes read
-    // only the zero border of dy): a constant extent to vectorise.
-    acc.compute_at(out, xo).bound_extent(x, V).vectorize(x);
-    acc.update().reorder(x, r.x, r.y, r.z).vectorize(x);
-  } else {
-    acc.compute_at(out, x);
-  }
+  const int V = s.vector, TX = s.tile_x, TK = s.tile_k;
+  Var xo("xo"), xi("xi"), ct("ct"), ci("ci"), row("row"), xv("xv"), xl("xl");
+  // Tails shift inwards (recomputing a few outputs): dx never aliases dy.
+  out.split(x, xo, xi, V * TX).split(c, ct, ci, TK);
+  out.reorder(xi, ci, xo, ct, y, n).fuse(y, n, row);
+  out.split(xi, xv, xl, V).vectorize(xl).unroll(xv).unroll(ci);
+  if (s.parallel) out.parallel(row);
+  acc.compute_at(out, xo);
+  acc.split(x, xv, xl, V).vectorize(xl).unroll(xv).unroll(c);
+  acc.update()
+      .split(x, xv, xl, V)
+      .reorder(xl, xv, c, r.x, r.y, r.z, y, n)
+      .vectorize(xl)
+      .unroll(xv)
+      .unroll(c);
+  dyp.compute_at(out, row).vectorize(u, V, TailStrategy::GuardWithIf);
+  wf.compute_root();
   b.output = out;
   return b;
 }
