@@ -152,20 +152,27 @@ Built conv_grad_weight(const KernelSpec& k, const Schedule& s) {
         dyt(kk, r.x, r.y, r.z) * xp(r.x * sw + sx * dw, r.y * sh + ry * dh, cg, r.z);
     out(sx, ry, cg, kk) = acc(kk, cg, sx, ry);
     fix_output(out, gw);
-    // Each task: one tap (s, r) × a tile of V output channels × TC input
-    // channels, its accumulators in registers through the whole sum.
-    const int V = s.vector, TC = std::min(s.tile_k, Cg);
+    // Each task: one tap (s, r) × a tile of tile_x vectors of output channels
+    // × tile_k input channels, its accumulators in registers through the
+    // whole sum (each step loads tile_x vectors and tile_k scalars).
+    const int V = s.vector, TC = std::min(s.tile_k, Cg), TK = V * s.tile_x;
     Var ko("ko"), kv("kv"), co("co"), ci("ci"), t1("t1"), t2("t2"), task("task");
-    out.split(kk, ko, kv, V, TailStrategy::GuardWithIf)
+    Var kvo("kvo"), kvi("kvi");
+    out.split(kk, ko, kv, TK, TailStrategy::GuardWithIf)
         .split(cg, co, ci, TC, TailStrategy::GuardWithIf)
         .reorder(kv, ci, sx, ry, ko, co)
         .fuse(sx, ry, t1)
         .fuse(ko, co, t2)
         .fuse(t1, t2, task);
     if (s.parallel) out.parallel(task);
-    acc.compute_at(out, task).bound_extent(kk, V).bound_extent(cg, TC);
-    acc.vectorize(kk).unroll(cg);
-    acc.update().reorder(kk, cg, r.x, r.y, r.z).vectorize(kk).unroll(cg);
+    acc.compute_at(out, task).bound_extent(kk, TK).bound_extent(cg, TC);
+    acc.split(kk, kvo, kvi, V).vectorize(kvi).unroll(kvo).unroll(cg);
+    acc.update()
+        .split(kk, kvo, kvi, V)
+        .reorder(kvi, kvo, cg, r.x, r.y, r.z)
+        .vectorize(kvi)
+        .unroll(kvo)
+        .unroll(cg);
     xp.compute_root().parallel(m).vectorize(u, V, TailStrategy::GuardWithIf);
     dyt.compute_root().parallel(m).vectorize(kk, V, TailStrategy::GuardWithIf);
     b.output = out;
