@@ -1,5 +1,7 @@
 #include "tools/cnnc/train_options.h"
 
+#include "tools/cnnc/compiled_engines.h"
+
 namespace cnnc::tool {
 
 void TrainFlags::add_to(ArgParser& p, bool searched) {
@@ -16,6 +18,13 @@ void TrainFlags::add_to(ArgParser& p, bool searched) {
   if (!searched)
     p.double_option("--lr", "X", "learning rate (default 0.01)", &o.schedule.lr, 0, 1e6);
   opt.add_to(p, searched);
+  p.choice("--backend",
+           "what runs the steps and the validation: compiled (a library of generated kernels, "
+           "built once; the kernel cache keeps it quick), reference (the double-precision "
+           "interpreter) or auto (default: compiled, else reference with a note when the "
+           "network has a layer compiled training has no kernel for)",
+           &backend, {"auto", "compiled", "reference"});
+
   p.choice("--schedule",
            "learning-rate schedule: constant (default), step (x --lr-factor every --step-epochs), "
            "cosine (to --min-lr over the run), plateau (x --lr-factor after --patience epochs "
@@ -59,6 +68,13 @@ bool TrainFlags::finish(const NetworkOptions& net, const WeightsOptions& w,
   if (!opt.finish(diag)) return false;
   o.training = opt.training;
   return true;
+}
+
+void TrainFlags::use_backend(bool quiet, const ir::ShapeOptions& shapes) {
+  if (backend == "reference") return;
+  CompileOptions co;
+  co.quiet = quiet;
+  o.engines = compiled_engines(co, shapes, backend == "auto");
 }
 
 std::optional<training::Dataset> TrainFlags::load(DiagnosticEngine& diag) const {

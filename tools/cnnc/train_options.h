@@ -13,7 +13,7 @@
 namespace cnnc::tool {
 
 struct TrainFlags {
-  std::string data_dir, schedule = "constant";
+  std::string data_dir, schedule = "constant", backend = "auto";
   OptimizerFlags opt;
   training::TrainOptions o;
   int64_t crop_pad = 0, train_samples = 0, test_samples = 0;
@@ -23,6 +23,8 @@ struct TrainFlags {
   /// Completes `o` after parsing (the batch from --batch, the seed from --seed,
   /// the kinds); reports contradictions (exit 2) and returns false.
   bool finish(const NetworkOptions& net, const WeightsOptions& w, DiagnosticEngine& diag);
+  /// --backend: gives `o` the compiled engines unless it is "reference".
+  void use_backend(bool quiet, const ir::ShapeOptions& shapes);
   /// The dataset of --data, cut to --train-samples / --test-samples.
   std::optional<training::Dataset> load(DiagnosticEngine& diag) const;
 };

@@ -77,6 +77,7 @@ int verb_hparam_search(const std::vector<std::string>& args) {
       "/usr/share/datasets/fashion-mnist --train-samples 12000 --trials 10\n\n");
   return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
     if (!tf.finish(net_opts, w, diag)) return;
+    tf.use_backend(/*quiet=*/true, net_opts.frontend.shapes);
     if (so.lr_min > so.lr_max || so.wd_min > so.wd_max) {
       diag.error({}, "--lr-min/--wd-min must not exceed --lr-max/--wd-max", {}, ExitCode::Usage);
       return;

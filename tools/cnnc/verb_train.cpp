@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "tools/cnnc/compiled_engines.h"
 #include "tools/cnnc/train_options.h"
 #include "tools/cnnc/verbs.h"
 #include "training/trainer.h"
@@ -75,7 +74,6 @@ int verb_train(const std::vector<std::string>& args) {
   TrainFlags tf;
   training::TrainOptions& o = tf.o;
   bool quiet = false;
-  std::string backend = "auto";
   ArgParser p("cnnc train NET --data DIR [options]",
               "Trains the network on a dataset with the reference backend: the training graph "
               "(the autodiff and optimizer passes: softmax cross-entropy on the logits under the "
@@ -108,12 +106,6 @@ int verb_train(const std::vector<std::string>& args) {
   p.int_option("--max-steps", "N", "stop after N steps in all (with a checkpoint)", &o.max_steps, 0,
                INT64_MAX);
   p.flag("--quiet", "no progress bar and epoch lines", &quiet);
-  p.choice("--backend",
-           "what runs the steps and the validation: compiled (a library of generated kernels, "
-           "built once; the kernel cache keeps it quick), reference (the double-precision "
-           "interpreter) or auto (default: compiled, else reference with a note when the "
-           "network has a layer compiled training has no kernel for)",
-           &backend, {"auto", "compiled", "reference"});
   w.add_to(p, /*allow_file=*/true);
   p.epilog(
       "--batch B sets the batch size (default 64); a last partial batch of the training set is "
@@ -126,11 +118,7 @@ int verb_train(const std::vector<std::string>& args) {
     auto data = tf.load(diag);
     if (!data) return;
     provide_weights(graph, w, diag);
-    if (backend != "reference") {
-      CompileOptions co;
-      co.quiet = quiet;
-      o.engines = compiled_engines(co, net_opts.frontend.shapes, backend == "auto");
-    }
+    tf.use_backend(quiet, net_opts.frontend.shapes);
     training::Trainer trainer(std::move(graph), *data, o, diag);
     if (diag.has_errors()) return;
     const bool tty = isatty(2);
