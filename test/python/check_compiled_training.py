@@ -80,12 +80,31 @@ RESIDUAL = {
     "outputs": ["fc"],
 }
 
+# Maps narrower than 8 pixels with 16+ channels: convolutions (and their input
+# gradients) with the channels as vector lanes.
+NARROW = {
+    "cnnc": 1, "name": "narrow",
+    "inputs": {"data": {"shape": [1, 16, 6, 6]}},
+    "layers": [
+        {"name": "c1", "type": "conv2d", "filters": 24, "kernel": 3, "pad": 1},
+        {"name": "r1", "type": "relu"},
+        {"name": "c2", "type": "conv2d", "filters": 16, "kernel": 3, "pad": 1, "bias": False},
+        {"name": "add", "type": "add", "inputs": ["c2", "data"]},
+        {"name": "c3", "type": "conv2d", "filters": 32, "kernel": 3, "stride": 2, "pad": 1},
+        {"name": "gap", "type": "global_avg_pool"},
+        {"name": "fc", "type": "linear", "units": 4},
+        {"name": "prob", "type": "softmax"},
+    ],
+    "outputs": ["prob"],
+}
+
 # (network, compile flags, labels: "ce" class indexes or "mse" targets)
 CASES = [
     ("branchy-sgd", BRANCHY, ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov",
                               "--weight-decay", "1e-3"], "ce"),
     ("residual-adam", RESIDUAL, ["--optimizer", "adam", "--weight-decay", "1e-3"], "mse"),
     ("residual-adamw", RESIDUAL, ["--optimizer", "adamw", "--weight-decay", "1e-2"], "mse"),
+    ("narrow-sgd", NARROW, ["--optimizer", "sgd", "--momentum", "0.9"], "ce"),
 ]
 
 
