@@ -38,17 +38,6 @@ ProductArgs product_args(const KernelSpec& k, Built& b);
 /// The fused epilogue's activation applied to v.
 Halide::Expr activate(const ir::Activation& act, Halide::Expr v);
 
-/// Whether a convolution's output rows are too narrow (< 8 pixels) to fill
-/// vectors along their width: then its channels are the vector lanes
-/// (schedule_channel_lanes; ResNet's last stages at small inputs).
-bool channel_lanes(int out_width, int channels, int64_t groups);
-/// out(x, y, k, n) from acc(k, x, y, n) += wt(k, …) · in(…, c, n): register
-/// tiles of (channels / V) vectors × the whole row, `in` (padded) built per
-/// output row, `wt` (the weights with the channel innermost) once per call.
-void schedule_channel_lanes(Halide::Func& out, Halide::Func& acc, Halide::Func& in,
-                            Halide::Func& wt, const Halide::RDom& r, const Schedule& s,
-                            int channels, int width);
-
 Built conv(const KernelSpec& k, const Schedule& s);
 Built conv_blocked(const KernelSpec& k, const Schedule& s);  ///< KernelSpec::block > 0
 Built linear(const KernelSpec& k, const Schedule& s);

@@ -18,36 +18,6 @@ namespace cnnc::halide::tmpl {
 
 using namespace Halide;
 
-bool channel_lanes(int out_width, int channels, int64_t groups) {
-  return groups == 1 && out_width < 8 && channels >= 16;
-}
-
-void schedule_channel_lanes(Func& out, Func& acc, Func& in, Func& wt, const RDom& r,
-                            const Schedule& s, int channels, int width) {
-  const int V = std::min(s.vector, 16);
-  // Accumulators: ≤ 12 (AVX2: 12 of 16 ymm; more vectors per row on AVX-512).
-  const int regs = V >= 16 ? 24 : 12;
-  const int TK = std::clamp(regs / std::max(width, 1), 1, std::max(1, channels / V));
-  Var x = out.args()[0], y = out.args()[1], k = out.args()[2], n = out.args()[3];
-  Var ko("ko"), kv("kv"), row("row");
-  Var ak = acc.args()[0], ax = acc.args()[1], ay = acc.args()[2], an = acc.args()[3];
-  Var kvo("kvo"), kvi("kvi");
-  // Tails shift inwards (channels ≥ V·TK): the output never aliases an input.
-  out.split(k, ko, kv, V * TK).reorder(kv, x, ko, y, n).fuse(y, n, row);
-  out.vectorize(kv, V).unroll(x);
-  if (s.parallel) out.parallel(row);
-  acc.compute_at(out, ko);
-  acc.split(ak, kvo, kvi, V).vectorize(kvi).unroll(kvo).unroll(ax);
-  acc.update()
-      .split(ak, kvo, kvi, V)
-      .reorder(kvi, kvo, ax, r.x, r.y, r.z, ay, an)
-      .vectorize(kvi)
-      .unroll(kvo)
-      .unroll(ax);
-  in.compute_at(out, row);
-  wt.compute_root().vectorize(wt.args()[0], V, TailStrategy::GuardWithIf);
-}
-
 Built conv(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;
@@ -60,27 +30,6 @@ Built conv(const KernelSpec& k, const Schedule& s) {
   const int S = gw.extent[0], R = gw.extent[1], Cg = gw.extent[2], K = gw.extent[3];
   const int Kg = K / static_cast<int>(a.groups);
   const bool padded = a.pad.top || a.pad.bottom || a.pad.left || a.pad.right;
-  const Geometry& gout = k.args.back();
-  if (channel_lanes(gout.extent[0], K, a.groups) && gout.extent[1] > 1) {
-    Var u("u"), v("v"), c("c"), m("m"), ox("ox"), oy("oy"), ko("k"), n("n");
-    Func xp("xp"), wt("wt"), acc("acc"), out("out");
-    Func xz = BoundaryConditions::constant_exterior(x, 0.0f, {{0, W}, {0, H}});
-    xp(u, v, c, m) = xz(u - static_cast<int>(a.pad.left), v - static_cast<int>(a.pad.top), c, m);
-    wt(ko, u, v, c) = w(u, v, c, ko);
-    RDom r(0, S, 0, R, 0, Cg, "r");
-    acc(ko, ox, oy, n) = bias ? (*bias)(ko) : Expr(0.0f);
-    acc(ko, ox, oy, n) +=
-        wt(ko, r.x, r.y, r.z) *
-        xp(ox * static_cast<int>(a.stride.w) + r.x * static_cast<int>(a.dilation.w),
-           oy * static_cast<int>(a.stride.h) + r.y * static_cast<int>(a.dilation.h), r.z, n);
-    Expr val = acc(ko, ox, oy, n);
-    if (res) val = val + (*res)(ox, oy, ko, n);
-    out(ox, oy, ko, n) = activate(k.epilogue.act, val);
-    fix_output(out, gout);
-    schedule_channel_lanes(out, acc, xp, wt, r, s, K, gout.extent[0]);
-    b.output = out;
-    return b;
-  }
 
   Var ox("ox"), oy("oy"), ko("k"), n("n");
   Func xp("xp");

@@ -93,17 +93,6 @@ Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
   else
     dyu(u, v, kk, n) = select(u % sw == 0 && v % sh == 0, dyz(u / sw, v / sh, kk, n), 0.0f);
   dyp(u, v, kk, n) = dyu(u - pl, v - pt, kk, n);
-  if (channel_lanes(gx.extent[0], gx.extent[2], a.groups) && gx.extent[1] > 1) {
-    Func wt("wt"), lacc("lacc"), out2("out");
-    wt(c, u, v, kk) = w(S - 1 - u, R - 1 - v, c, kk);
-    lacc(c, x, y, n) = 0.0f;
-    lacc(c, x, y, n) += wt(c, r.x, r.y, r.z) * dyp(x + r.x * dw, y + r.y * dh, r.z, n);
-    out2(x, y, c, n) = lacc(c, x, y, n);
-    fix_output(out2, gx);
-    schedule_channel_lanes(out2, lacc, dyp, wt, r, s, gx.extent[2], gx.extent[0]);
-    b.output = out2;
-    return b;
-  }
   wf(u, v, kk, c) = w(S - 1 - u, R - 1 - v, c % Cg, (c / Cg) * Kg + kk);
   acc(x, y, c, n) += wf(r.x, r.y, r.z, c) * dyp(x + r.x * dw, y + r.y * dh, (c / Cg) * Kg + r.z, n);
   out(x, y, c, n) = acc(x, y, c, n);
