@@ -38,10 +38,19 @@ ProductArgs product_args(const KernelSpec& k, Built& b);
 /// The fused epilogue's activation applied to v.
 Halide::Expr activate(const ir::Activation& act, Halide::Expr v);
 
+/// The accumulator acc(x, y, channel, n) of a convolution-like template,
+/// computed per register tile at out's `xo`: vectors of V along x, unrolled
+/// over the tile's vectors and channels, the reduction `r` inside.
+void schedule_tile_accumulator(Halide::Func& acc, Halide::Func& out, const Halide::Var& xo,
+                               const Halide::RDom& r, int V);
+
 Built conv(const KernelSpec& k, const Schedule& s);
 Built conv_blocked(const KernelSpec& k, const Schedule& s);  ///< KernelSpec::block > 0
 Built linear(const KernelSpec& k, const Schedule& s);
 Built pool(const KernelSpec& k, const Schedule& s);  ///< max, avg
+/// Average pooling's divisor for the window starting at (ws, hs) of a W×H
+/// input: the window clipped to the padded input, or to the input.
+Halide::Expr avg_pool_count(const KernelSpec& k, Halide::Expr ws, Halide::Expr hs, int W, int H);
 Built global_avg_pool(const KernelSpec& k, const Schedule& s);
 Built lrn(const KernelSpec& k, const Schedule& s);
 Built softmax(const KernelSpec& k, const Schedule& s);

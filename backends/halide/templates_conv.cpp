@@ -18,6 +18,19 @@ namespace cnnc::halide::tmpl {
 
 using namespace Halide;
 
+void schedule_tile_accumulator(Func& acc, Func& out, const Var& xo, const RDom& r, int V) {
+  const std::vector<Var> a = acc.args();  // x, y, channel, n
+  Var xv("xv"), xl("xl");
+  acc.compute_at(out, xo);
+  acc.split(a[0], xv, xl, V).vectorize(xl).unroll(xv).unroll(a[2]);
+  acc.update()
+      .split(a[0], xv, xl, V)
+      .reorder(xl, xv, a[2], r.x, r.y, r.z, a[1], a[3])
+      .vectorize(xl)
+      .unroll(xv)
+      .unroll(a[2]);
+}
+
 Built conv(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;
@@ -79,14 +92,7 @@ Built conv(const KernelSpec& k, const Schedule& s) {
   }
   out.split(xi, xv, xl, V).vectorize(xl).unroll(xv).unroll(ki);
   if (s.parallel) out.parallel(task);
-  acc.compute_at(out, xo);
-  acc.split(ox, xv, xl, V).vectorize(xl).unroll(xv).unroll(ko);
-  acc.update()
-      .split(ox, xv, xl, V)
-      .reorder(xl, xv, ko, r.x, r.y, r.z, oy, n)
-      .vectorize(xl)
-      .unroll(xv)
-      .unroll(ko);
+  schedule_tile_accumulator(acc, out, xo, r, V);
   // The padded input rows a task reads, copied once per output row: cheaper
   // than a boundary test inside the reduction.
   if (padded) xp.compute_at(out, row).vectorize(xp.args()[0], V, TailStrategy::GuardWithIf);

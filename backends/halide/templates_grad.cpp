@@ -104,14 +104,7 @@ Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
   out.reorder(xi, ci, xo, ct, y, n).fuse(y, n, row);
   out.split(xi, xv, xl, V).vectorize(xl).unroll(xv).unroll(ci);
   if (s.parallel) out.parallel(row);
-  acc.compute_at(out, xo);
-  acc.split(x, xv, xl, V).vectorize(xl).unroll(xv).unroll(c);
-  acc.update()
-      .split(x, xv, xl, V)
-      .reorder(xl, xv, c, r.x, r.y, r.z, y, n)
-      .vectorize(xl)
-      .unroll(xv)
-      .unroll(c);
+  schedule_tile_accumulator(acc, out, xo, r, V);
   dyp.compute_at(out, row).vectorize(u, V, TailStrategy::GuardWithIf);
   wf.compute_root();
   b.output = out;
@@ -293,11 +286,8 @@ Built avg_pool_grad(const KernelSpec& k, const Schedule& s) {
       Expr qx = (px + pl) / sw - tx, qy = (py + pt) / sh - ty;
       Expr ws = qx * sw - pl, hs = qy * sh - pt;
       Expr valid = qx >= 0 && qx < Wo && qy >= 0 && qy < Ho && px < ws + KW && py < hs + KH;
-      Expr we = min(ws + KW, W + static_cast<int>(a.pad.right));
-      Expr he = min(hs + KH, H + static_cast<int>(a.pad.bottom));
-      Expr count = k.count_include_pad ? (we - ws) * (he - hs)
-                                       : (min(we, W) - max(ws, 0)) * (min(he, H) - max(hs, 0));
-      Expr g = dy(clamp(qx, 0, Wo - 1), clamp(qy, 0, Ho - 1), c, n) / cast<float>(max(count, 1));
+      Expr g = dy(clamp(qx, 0, Wo - 1), clamp(qy, 0, Ho - 1), c, n) /
+               cast<float>(max(avg_pool_count(k, ws, hs, W, H), 1));
       total = total + select(valid, g, 0.0f);
     }
   Func out("out");

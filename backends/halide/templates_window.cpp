@@ -33,6 +33,14 @@ void schedule_rows(Func& out, Func& stage, const RDom& r, const Schedule& s, int
 
 }  // namespace
 
+Expr avg_pool_count(const KernelSpec& k, Expr ws, Expr hs, int W, int H) {
+  const ir::PoolAttrs& a = k.pool;
+  Expr we = min(ws + static_cast<int>(a.kernel.w), W + static_cast<int>(a.pad.right));
+  Expr he = min(hs + static_cast<int>(a.kernel.h), H + static_cast<int>(a.pad.bottom));
+  return k.count_include_pad ? (we - ws) * (he - hs)
+                             : (min(we, W) - max(ws, 0)) * (min(he, H) - max(hs, 0));
+}
+
 Built pool(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::PoolAttrs& a = k.pool;
@@ -56,12 +64,7 @@ Built pool(const KernelSpec& k, const Schedule& s) {
     Func xp = BoundaryConditions::constant_exterior(x, 0.0f, {{0, W}, {0, H}});
     red(ox, oy, c, n) = 0.0f;
     red(ox, oy, c, n) += xp(ws + r.x, hs + r.y, c, n);
-    // The divisor: the window clipped to the padded input, or to the input.
-    Expr we = min(ws + KW, W + static_cast<int>(a.pad.right));
-    Expr he = min(hs + KH, H + static_cast<int>(a.pad.bottom));
-    Expr count = k.count_include_pad ? (we - ws) * (he - hs)
-                                     : (min(we, W) - max(ws, 0)) * (min(he, H) - max(hs, 0));
-    out(ox, oy, c, n) = red(ox, oy, c, n) / cast<float>(count);
+    out(ox, oy, c, n) = red(ox, oy, c, n) / cast<float>(avg_pool_count(k, ws, hs, W, H));
   }
   fix_output(out, k.args.back());
   schedule_rows(out, red, r, s, k.args.back().extent[0]);

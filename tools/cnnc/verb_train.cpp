@@ -75,9 +75,10 @@ int verb_train(const std::vector<std::string>& args) {
   training::TrainOptions& o = tf.o;
   bool quiet = false;
   ArgParser p("cnnc train NET --data DIR [options]",
-              "Trains the network on a dataset with the reference backend: the training graph "
-              "(the autodiff and optimizer passes: softmax cross-entropy on the logits under the "
-              "final softmax, then the update of every parameter) runs batch by batch; test "
+              "Trains the network on a dataset: the training graph (the autodiff and optimizer "
+              "passes: softmax cross-entropy on the logits under the final softmax, then the "
+              "update of every parameter), compiled into generated kernels (--backend), runs "
+              "batch by batch; test "
               "accuracy is measured after every epoch. Writes to --checkpoint-dir a checkpoint "
               "after every epoch (and on SIGINT/SIGTERM, then exits 130), log.csv (one row per "
               "epoch) and, at the end, weights.safetensors for cnnc run/compile --weights. "
