@@ -199,7 +199,7 @@ def check_updates(cnnc, net, name, g, weights, d, chk, rng):
         ck = f"{d}/ck-{kind}"
         sh([cnnc, "train", net, "--data", data, "--weights", f"{d}/w.safetensors", "--batch", str(BATCH),
             "--epochs", "3", "--optimizer", kind, "--lr", str(lr), "--weight-decay", str(wd),
-            "--checkpoint-dir", ck, "--quiet", "--backend", "reference"] + (["--nesterov"] if kind == "sgd" else []))
+            "--checkpoint-dir", ck, "--quiet", "--backend", "reference", "--schedule", "constant"] + (["--nesterov"] if kind == "sgd" else []))
         runs = {"": ([float(r["train_loss"]) for r in csv.DictReader(open(f"{ck}/log.csv"))],
                      ct.read_safetensors(f"{ck}/ckpt-00000003.safetensors"))}
         if kind == "sgd" or name == "lenet5":

@@ -26,9 +26,9 @@ void TrainFlags::add_to(ArgParser& p, bool searched) {
            &backend, {"auto", "compiled", "reference"});
 
   p.choice("--schedule",
-           "learning-rate schedule: constant (default), step (x --lr-factor every --step-epochs), "
-           "cosine (to --min-lr over the run), plateau (x --lr-factor after --patience epochs "
-           "without a better test accuracy)",
+           "learning-rate schedule: cosine (default: from --lr to --min-lr over the run), constant, "
+           "step (x --lr-factor every --step-epochs), plateau (x --lr-factor after --patience "
+           "epochs without a better test accuracy)",
            &schedule, {"constant", "step", "cosine", "plateau"});
   p.int_option("--step-epochs", "N", "step schedule: epochs between decays (default 30)",
                &o.schedule.step_epochs, 1, 1000000);

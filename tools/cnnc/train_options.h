@@ -13,7 +13,7 @@
 namespace cnnc::tool {
 
 struct TrainFlags {
-  std::string data_dir, schedule = "constant", backend = "auto";
+  std::string data_dir, schedule = "cosine", backend = "auto";
   OptimizerFlags opt;
   training::TrainOptions o;
   int64_t crop_pad = 0, train_samples = 0, test_samples = 0;
