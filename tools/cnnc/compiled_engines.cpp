@@ -13,7 +13,8 @@ namespace cnnc::tool {
 
 namespace {
 
-// A library compiled from `g` after `pipeline`, opened, with an instance.
+// A library compiled from `g` after the default pipeline of `mode`, opened,
+// with an instance (load_compiled creates it).
 struct Built {
   std::unique_ptr<TempDir> dir;
   std::unique_ptr<CompiledModel> lib;
@@ -122,13 +123,8 @@ training::Engines compiled_engines(const CompileOptions& co, const ir::ShapeOpti
     DiagnosticEngine own(why);
     DiagnosticEngine& d = fallback ? own : diag;
     try {
-      Built b = build(train.clone(), passes::Mode::Training, co, shapes, d);
-      std::string error;
-      if (!b.lib->create(nullptr, error)) {
-        d.error({}, "the compiled training step: " + error);
-        throw DiagnosticsAbort{};
-      }
-      return std::make_unique<CompiledStep>(std::move(b));
+      return std::make_unique<CompiledStep>(
+          build(train.clone(), passes::Mode::Training, co, shapes, d));
     } catch (const DiagnosticsAbort&) {
     }
     if (fallback) {
@@ -144,13 +140,8 @@ training::Engines compiled_engines(const CompileOptions& co, const ir::ShapeOpti
     CompileOptions quiet = co;
     quiet.quiet = true;  // once per epoch: cached kernels, nothing to say
     try {
-      Built b = build(eval.clone(), passes::Mode::Inference, quiet, shapes, diag);
-      std::string error;
-      if (!b.lib->create(nullptr, error)) {
-        diag.error({}, "the compiled network for validation: " + error);
-        return nullptr;
-      }
-      return std::make_unique<CompiledPredictor>(std::move(b));
+      return std::make_unique<CompiledPredictor>(
+          build(eval.clone(), passes::Mode::Inference, quiet, shapes, diag));
     } catch (const DiagnosticsAbort&) {
       return nullptr;
     }
