@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define CNNC_ABI 2 /* 2: training libraries (cnnc_train_step, cnnc_save_weights) */
+#define CNNC_ABI 2      /* 2: training libraries (cnnc_train_step, cnnc_save_weights) */
 #define CNNC_MAX_RANK 4 /* inputs and outputs have at most 4 dims */
 
 /* Status codes. */

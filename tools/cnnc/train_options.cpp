@@ -25,11 +25,12 @@ void TrainFlags::add_to(ArgParser& p, bool searched) {
            "network has a layer compiled training has no kernel for)",
            &backend, {"auto", "compiled", "reference"});
 
-  p.choice("--schedule",
-           "learning-rate schedule: cosine (default: from --lr to --min-lr over the run), constant, "
-           "step (x --lr-factor every --step-epochs), plateau (x --lr-factor after --patience "
-           "epochs without a better test accuracy)",
-           &schedule, {"constant", "step", "cosine", "plateau"});
+  p.choice(
+      "--schedule",
+      "learning-rate schedule: cosine (default: from --lr to --min-lr over the run), constant, "
+      "step (x --lr-factor every --step-epochs), plateau (x --lr-factor after --patience "
+      "epochs without a better test accuracy)",
+      &schedule, {"constant", "step", "cosine", "plateau"});
   p.int_option("--step-epochs", "N", "step schedule: epochs between decays (default 30)",
                &o.schedule.step_epochs, 1, 1000000);
   p.double_option("--lr-factor", "X", "step and plateau schedules: the decay (default 0.1)",
