@@ -4,11 +4,14 @@
 
 namespace cnnc {
 
-RandomStream::RandomStream(uint64_t seed, std::string_view key) {
+uint64_t RandomStream::key_hash(std::string_view key) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
-  state_ = seed * 0x9E3779B97F4A7C15ull ^ h;
+  return h;
 }
+
+RandomStream::RandomStream(uint64_t seed, std::string_view key)
+    : state_(seed * 0x9E3779B97F4A7C15ull ^ key_hash(key)) {}
 
 uint64_t RandomStream::next() {  // SplitMix64 (Steele, Lea, Flood 2014)
   uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);

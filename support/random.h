@@ -14,6 +14,9 @@ class RandomStream {
   /// One stream per (seed, key): e.g. a parameter or layer name, so streams do
   /// not shift when other layers are added.
   RandomStream(uint64_t seed, std::string_view key);
+  /// The hash of `key` the stream's state mixes in (compiled kernels that
+  /// reproduce a stream need it).
+  static uint64_t key_hash(std::string_view key);
 
   uint64_t next();
   /// Uniform in [0, 1), 53 random bits.

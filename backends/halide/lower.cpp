@@ -209,36 +209,22 @@ bool Lowerer::node(const Node& n) {
       return true;
     }
     case OpKind::Flatten:
-      if (x->kind == ir::ValueKind::Result && x->arena_offset == y->arena_offset)
-        return true;  // a view
-      elementwise(n, {x}, ElementwiseOp::Copy, {});
+      copy(n, x, row(x), y, row(y));  // nothing when y is x's memory (a view)
       return true;
     case OpKind::Concat: {
-      int64_t axis = n.as<ir::ConcatAttrs>().axis;
-      if (axis < 0) axis += y->type.shape.rank();
-      std::vector<int64_t> oy = around(y->type.shape, axis);  // outer, total, inner
-      int64_t start = 0;
-      for (size_t i = 0; i < ops->data.size(); ++i) {
+      const std::vector<ConcatSlice> slices =
+          concat_slices(y, n.as<ir::ConcatAttrs>().axis, ops->data);
+      for (size_t i = 0; i < slices.size(); ++i) {
         const Value* in = ops->data[i];
-        std::vector<int64_t> oi = around(in->type.shape, axis);
-        const int64_t slice_offset = *y->arena_offset + start * oy[2] * 4;
-        start += oi[1];
-        if (in->kind == ir::ValueKind::Result && in->arena_offset == slice_offset)
+        const ConcatSlice& sl = slices[i];
+        if (in->kind == ir::ValueKind::Result && in->arena_offset == *y->arena_offset + sl.offset)
           continue;  // built in place
-        // Copy into the slice: the output seen as [inner, len_i, outer] with the
-        // strides of the whole concat.
-        Geometry gi = dense(oi);
-        Geometry gs = gi;
-        gs.stride = {1, static_cast<int32_t>(oy[2]), static_cast<int32_t>(oy[1] * oy[2]), 0};
+        // Copy into the slice: the output seen with the strides of the whole concat.
         KernelSpec s;
         s.family = Family::Elementwise;
         s.ew = ElementwiseOp::Copy;
-        s.args = {gi, gs};
-        BufferRef slice;
-        slice.space = Space::Arena;
-        slice.offset = slice_offset;
-        slice.geometry = gs;
-        call(n, s, {view(in, gi), buffer(slice)}, n.name() + ".copy" + std::to_string(i));
+        kernel(n, s, {{sl.part, view(in, sl.part)}, {sl.in_whole, view(y, sl.in_whole, sl.offset)}},
+               n.name() + ".copy" + std::to_string(i));
       }
       return true;
     }

@@ -7,14 +7,13 @@
 // kernel per result that something reads (the gradient of the network's
 // input is never computed).
 #include "backends/halide/lowerer.h"
+#include "support/random.h"
 
 namespace cnnc::halide::lowering {
 
 namespace {
 
 Geometry flat(const Value* v) { return dense({v->type.shape.elements().value()}); }
-// The [inner, C, outer] view elementwise kernels take: all elements as one row.
-Geometry row(const Value* v) { return dense({1, 1, v->type.shape.elements().value()}); }
 // NCHW-like values seen as [inner, C, outer] around dim 1.
 Geometry channels(const Value* v) { return dense(around(v->type.shape, 1)); }
 // [N, features]: everything after the batch as one row.
@@ -33,12 +32,6 @@ ir::Activation activation_of(const Node& n) {
     act.beta = n.as<ir::ClipAttrs>().max;
   }
   return act;
-}
-
-uint64_t stream_key(const std::string& layer) {  // as RandomStream (support/random.cpp)
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : layer) h = (h ^ c) * 1099511628211ull;
-  return h;
 }
 
 }  // namespace
@@ -166,7 +159,7 @@ bool Lowerer::training_node(const Node& n) {
       s.ew = ElementwiseOp::DropoutMask;
       s.dropout = n.as<ir::DropoutAttrs>();
       // The forward layer's name keys the mask (the backward op's y operand).
-      s.stream = stream_key(fwd ? n.name() : d[1]->name);
+      s.stream = RandomStream::key_hash(fwd ? n.name() : d[1]->name);
       kernel(n, s,
              {{row(src), view(src, row(src))},
               {dense({2}), seed_view()},
@@ -330,22 +323,18 @@ bool Lowerer::training_node(const Node& n) {
       return true;
     case OpKind::ConcatGrad: {
       // Each input's gradient is its slice of dy, seen with dy's strides.
-      int64_t axis = n.as<ir::ConcatAttrs>().axis;
-      if (axis < 0) axis += dy->type.shape.rank();
-      const std::vector<int64_t> oy = around(dy->type.shape, axis);
-      int64_t start = 0;
-      for (size_t i = 0; i < n.outputs.size(); ++i) {
-        const std::vector<int64_t> oi = around(n.outputs[i]->type.shape, axis);
-        Geometry gi = dense(oi), gs = gi;
-        gs.stride = {1, static_cast<int32_t>(oy[2]), static_cast<int32_t>(oy[1] * oy[2]), 0};
-        if (wanted(i)) {
-          KernelSpec s;
-          s.family = Family::Elementwise;
-          s.ew = ElementwiseOp::Copy;
-          kernel(n, s, {{gs, view(dy, gs, start * oy[2] * 4)}, {gi, view(n.outputs[i], gi)}},
-                 n.name() + ".slice" + std::to_string(i));
-        }
-        start += oi[1];
+      const std::vector<ConcatSlice> slices =
+          concat_slices(dy, n.as<ir::ConcatAttrs>().axis, n.outputs);
+      for (size_t i = 0; i < slices.size(); ++i) {
+        if (!wanted(i)) continue;
+        const ConcatSlice& sl = slices[i];
+        KernelSpec s;
+        s.family = Family::Elementwise;
+        s.ew = ElementwiseOp::Copy;
+        kernel(n, s,
+               {{sl.in_whole, view(dy, sl.in_whole, sl.offset)},
+                {sl.part, view(n.outputs[i], sl.part)}},
+               n.name() + ".slice" + std::to_string(i));
       }
       return true;
     }

@@ -43,6 +43,33 @@ inline std::vector<int64_t> around(const ir::Shape& s, int64_t axis) {
   return {outer, s[static_cast<int>(axis)], inner};
 }
 
+// The [inner, C, outer] view elementwise kernels take: all elements as one row.
+inline Geometry row(const Value* v) { return dense({1, 1, v->type.shape.elements().value()}); }
+
+// A part of a concatenation: its own dense [inner, len, outer] geometry, the
+// same slice seen with the strides of the whole, and its byte offset in it.
+struct ConcatSlice {
+  Geometry part, in_whole;
+  int64_t offset = 0;
+};
+template <class Values>
+std::vector<ConcatSlice> concat_slices(const Value* whole, int64_t axis, const Values& parts) {
+  if (axis < 0) axis += whole->type.shape.rank();
+  const std::vector<int64_t> ow = around(whole->type.shape, axis);  // outer, total, inner
+  std::vector<ConcatSlice> out;
+  int64_t start = 0;
+  for (const Value* v : parts) {
+    const std::vector<int64_t> op = around(v->type.shape, axis);
+    ConcatSlice sl;
+    sl.part = sl.in_whole = dense(op);
+    sl.in_whole.stride = {1, static_cast<int32_t>(ow[2]), static_cast<int32_t>(ow[1] * ow[2]), 0};
+    sl.offset = start * ow[2] * 4;
+    start += op[1];
+    out.push_back(sl);
+  }
+  return out;
+}
+
 class Lowerer {
  public:
   Lowerer(const ir::Graph& g, LoweredModel& out, DiagnosticEngine& diag)
@@ -245,7 +272,7 @@ class Lowerer {
   /// Training graphs: losses, backward ops, updates, and the forward ops whose
   /// training form differs (lower_training.cpp).
   bool training_node(const Node& n);
-  // Training helpers (lower_training.cpp).
+  // Helpers defined in lower_training.cpp (the forward lowering uses them too).
   /// A call of `s` with these (geometry, buffer) arguments, the output last.
   void kernel(const Node& n, KernelSpec s, std::vector<std::pair<Geometry, int32_t>> args,
               const std::string& layer = "");
