@@ -166,13 +166,14 @@ void Trainer::store(const std::vector<ir::Tensor>& outputs,
 }
 
 void Trainer::sync_from_engine() {
-  if (!engine_) return;
+  if (!engine_ || engine_synced_) return;
   std::string error;
   if (!engine_->read_back(train_, error)) {
     diag_.error(
         {}, "reading the parameters back from the " + opts_.engines.name + " backend: " + error);
     throw DiagnosticsAbort{};
   }
+  engine_synced_ = true;
 }
 
 void Trainer::share_trained_values() {
@@ -356,6 +357,7 @@ int Trainer::run(const std::function<void(const Progress&)>& progress) {
       if (engine_) {
         r.outputs.resize(2);
         std::string error;
+        engine_synced_ = false;
         if (!engine_->step(inputs, ro.seed, loss, r.outputs[1], error)) {
           diag_.error({}, "step " + std::to_string(step_ + 1) + " on the " + opts_.engines.name +
                               " backend failed: " + error);

@@ -70,7 +70,8 @@ class Trainer {
   /// Gives the inference graph the training graph's current parameter values
   /// (first fetching them from the step engine, if any).
   void share_trained_values();
-  /// Brings the training graph's parameters up to date with the step engine.
+  /// Brings the training graph's parameters up to date with the step engine
+  /// (once per change: validation and the checkpoint after it share one read).
   void sync_from_engine();
   double validate(double& loss);
   void checkpoint(int64_t epoch, int64_t batch);
@@ -92,6 +93,7 @@ class Trainer {
   double initial_loss_ = 0;
   bool built_ = false;
   std::unique_ptr<StepEngine> engine_;  ///< null: the reference backend steps
+  bool engine_synced_ = false;          ///< train_ holds the engine's values (no step since)
 };
 
 }  // namespace cnnc::training
