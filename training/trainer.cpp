@@ -416,7 +416,9 @@ int Trainer::run(const std::function<void(const Progress&)>& progress) {
     }
     EpochRecord rec;
     rec.epoch = epoch + 1;
-    rec.lr = lr;
+    // The last batch's rate, also when a run interrupted after that batch
+    // resumes here without running one.
+    rec.lr = start < nb ? lr : schedule_.lr(epoch, nb - 1, nb);
     rec.train_loss = loss_sum_ / static_cast<double>(std::max<int64_t>(seen_, 1));
     rec.train_accuracy =
         static_cast<double>(hits_) / static_cast<double>(std::max<int64_t>(seen_, 1));

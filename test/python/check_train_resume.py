@@ -149,6 +149,14 @@ def main():
         c.expect(rc == 0, "the interrupted run resumes")
         c.same_as(ref, d, "interrupted and resumed")
 
+        # Stopped after an epoch's last batch, before its validation (where a
+        # SIGINT can land too): the resumed run validates that epoch first.
+        d = f"{tmp}/epoch-end"
+        rc_stop = subprocess.run(run.args(d, False) + ["--max-steps", "12"], capture_output=True).returncode
+        rc, _ = run.complete(d)
+        c.expect(rc_stop == 0 and rc == 0, "stopped at the end of epoch 1 (--max-steps 12) and resumed")
+        c.same_as(ref, d, "stopped at an epoch's end and resumed")
+
         # The newest checkpoint damaged: fall back to the previous one.
         d = f"{tmp}/damaged"
         p = run.start(d)
