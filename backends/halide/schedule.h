@@ -15,14 +15,18 @@ const char* isa_name(Isa i);
 int lanes(Isa isa);
 
 struct Schedule {
-  int vector = 8;          ///< lanes of the vectorised innermost dim (output width, or channels)
-  int tile_k = 4;          ///< output channels per register tile (conv, linear)
-  int tile_x = 1;          ///< vectors per register tile along the output width (conv)
-  int parallel_split = 1;  ///< output rows per parallel task (conv, pools)
+  int vector = 8;  ///< lanes of the vectorised innermost dim (output width, or channels)
+  int tile_k = 4;  ///< output channels per register tile (conv, linear)
+  int tile_x = 1;  ///< vectors per register tile along the output width (conv)
+  int parallel_split =
+      1;          ///< output rows per parallel task (conv, pools); pixel tiles when fuse_pixels
   int chunk = 0;  ///< blocked conv: input channels summed per pass over a task's tiles (0: all)
   bool parallel = true;  ///< use the thread pool at all (small kernels run faster without)
+  /// Plain conv and its input gradient: the output pixels of all images as one
+  /// vector dimension (maps narrower than two vectors), see tmpl::pixel_sum.
+  bool fuse_pixels = false;
 
-  std::string key() const;  ///< "v8k4x1p1c0P1"
+  std::string key() const;  ///< "v8k4x1p1c0P1", "…F1" when fuse_pixels
   bool operator==(const Schedule&) const = default;
 };
 

@@ -26,7 +26,7 @@ OutShape out_shape(const KernelSpec& k) {
     o.width = k.out_blocked ? g.extent[0] / k.block : g.extent[0];
     o.height = g.extent[1];
     o.channels = k.out_blocked ? g.extent[2] : g.extent[2] / k.block;  // channel blocks
-  } else if (k.family == Family::Conv) {
+  } else if (k.family == Family::Conv || k.family == Family::ConvGradInput) {
     o.width = g.extent[0], o.height = g.extent[1], o.channels = g.extent[2];
   } else {
     o.width = g.extent[0], o.height = g.rank > 1 ? g.extent[1] : 1;
@@ -52,6 +52,7 @@ int schedule_field(const Schedule& s, const std::string& name) {
   if (name == "parallel_split") return s.parallel_split;
   if (name == "chunk") return s.chunk;
   if (name == "parallel") return s.parallel ? 1 : 0;
+  if (name == "fuse_pixels") return s.fuse_pixels ? 1 : 0;
   CNNC_INTERNAL_ERROR() << "no schedule field '" << name << "'";
 }
 
@@ -68,6 +69,8 @@ void set_schedule_field(Schedule& s, const std::string& name, int value) {
     s.chunk = value;
   else if (name == "parallel")
     s.parallel = value != 0;
+  else if (name == "fuse_pixels")
+    s.fuse_pixels = value != 0;
   else
     CNNC_INTERNAL_ERROR() << "no schedule field '" << name << "'";
 }
@@ -87,6 +90,21 @@ std::string schedule_problem(const KernelSpec& k, const Schedule& s) {
   if (k.family == Family::Conv && k.block) {
     max_x = std::min(max_x, o.width);
     max_k = std::min(max_k, o.channels);
+  } else if (s.fuse_pixels) {
+    // Tiles of V·tile_x of the pixels of every image; never a row of pixels.
+    const Geometry& g = k.args.back();
+    const int64_t pixels = int64_t{g.extent[0]} * g.extent[1] * g.extent[3];
+    if (k.family == Family::ConvGradWeight) {
+      if (k.conv.groups != 1) return "fuse_pixels on a grouped convolution's weight gradient";
+      return std::string();  // channel tiles with guarded tails
+    }
+    if (k.family != Family::Conv && k.family != Family::ConvGradInput)
+      return "fuse_pixels on a " + std::string(family_name(k.family)) + " kernel";
+    if (s.vector * s.tile_x > pixels)
+      return "tile_x " + std::to_string(s.tile_x) + " × vector " + std::to_string(s.vector) +
+             " wider than the output's pixels (" + std::to_string(pixels) + ")";
+    max_k = std::min(max_k, o.channels);
+    max_split = static_cast<int>(std::min<int64_t>(1 << 20, pixels));
   } else if (k.family == Family::Conv || k.family == Family::Linear) {
     // The output splits V·tile_x wide: no wider than the output.
     if (s.vector * s.tile_x > o.width)
@@ -135,6 +153,9 @@ ScheduleSpace::ScheduleSpace(const KernelSpec& spec, Isa isa, const Schedule& ba
         add("vector", widths);
         add("tile_x", range(1, 4));
         add("tile_k", range(1, std::min(16, o.channels)));
+        // Narrow maps: pixels of every image as the lanes, or rows (the
+        // template's two paths; schedule_problem rejects the misfits).
+        if (o.width < 2 * L) add("fuse_pixels", {0, 1});
       }
       break;
     case Family::Linear:

@@ -14,8 +14,8 @@
 namespace cnnc::halide {
 
 /// The Schedule fields by name, as the tuning database writes them.
-inline constexpr const char* kScheduleFields[] = {"vector",         "tile_k", "tile_x",
-                                                  "parallel_split", "chunk",  "parallel"};
+inline constexpr const char* kScheduleFields[] = {
+    "vector", "tile_k", "tile_x", "parallel_split", "chunk", "parallel", "fuse_pixels"};
 int schedule_field(const Schedule& s, const std::string& name);
 void set_schedule_field(Schedule& s, const std::string& name, int value);
 

@@ -44,6 +44,38 @@ Halide::Expr activate(const ir::Activation& act, Halide::Expr v);
 void schedule_tile_accumulator(Halide::Func& acc, Halide::Func& out, const Halide::Var& xo,
                                const Halide::RDom& r, int V);
 
+/// A convolution-like sum for output maps narrower than two vectors, where
+/// vectors along a row would leave lanes empty: the output pixels of all
+/// images are one dimension p = x + Wo·(y + Ho·n), gathered ("im2col") into a
+/// buffer with p innermost, so that register tiles of tile_k channels ×
+/// tile_x vectors of pixels fill every lane. A parallel task is
+/// parallel_split whole images; within it, each block of tiles gathers its
+/// pixels once (~160 KiB, in L2) and every channel tile streams its weights
+/// past them.
+struct PixelSum {
+  Halide::Func src;   ///< src(u, v, channel, n): the input, zero wherever a tap lands outside
+  Halide::Func wt;    ///< wt(s, r, cg, oc)
+  Halide::Func init;  ///< init(oc): the sum's start (the bias, or 0)
+  int S = 1, R = 1;   ///< taps
+  int channels = 1;   ///< of src
+  int in_group = 1, out_group = 1;  ///< channels per group summed over, and computed
+  bool grouped = false;
+  /// The source pixel of output (x, y), tap (s, r): x·step_x + s·dil_x + off_x, likewise in y.
+  int step_x = 1, step_y = 1, dil_x = 1, dil_y = 1, off_x = 0, off_y = 0;
+};
+struct PixelStages {
+  Halide::Func col, acc;  ///< col(p, s, r, channel); acc(p, oc): one register tile
+  Halide::Func group;     ///< group(p, oc): a task's sums
+  Halide::Func sum;       ///< sum(x, y, oc, n): the sum at the pixel's index, inlined into out
+  Halide::RDom r;         ///< acc's reduction: taps s, r, then the group's channels
+  int width = 0, image = 0, pixels = 0;  ///< Wo, Wo·Ho, N·Wo·Ho
+  int64_t col_bytes = 0;                 ///< gathered bytes per pixel
+};
+/// The stages for an output of geometry `gy` ([Wo, Ho, channels, N]).
+PixelStages pixel_sum(const PixelSum& p, const Geometry& gy);
+/// Schedules `out` (args (x, y, oc, n), reading st.sum) and the stages.
+void schedule_pixel_sum(PixelStages& st, Halide::Func& out, const Schedule& s);
+
 Built conv(const KernelSpec& k, const Schedule& s);
 Built conv_blocked(const KernelSpec& k, const Schedule& s);  ///< KernelSpec::block > 0
 Built linear(const KernelSpec& k, const Schedule& s);

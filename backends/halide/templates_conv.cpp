@@ -31,6 +31,78 @@ void schedule_tile_accumulator(Func& acc, Func& out, const Var& xo, const RDom& 
       .unroll(a[2]);
 }
 
+PixelStages pixel_sum(const PixelSum& p, const Geometry& gy) {
+  PixelStages st;
+  const int Wo = gy.extent[0], Ho = gy.extent[1];
+  st.width = Wo;
+  st.image = Wo * Ho;
+  st.pixels = st.image * gy.extent[3];
+  Var q("q"), ts("ts"), tr("tr"), ch("ch"), oc("oc"), x("x"), y("y"), n("n");
+  st.col = Func("col");
+  Expr xx = q % Wo, yy = (q / Wo) % Ho, nn = q / (Wo * Ho);
+  st.col(q, ts, tr, ch) =
+      p.src(xx * p.step_x + ts * p.dil_x + p.off_x, yy * p.step_y + tr * p.dil_y + p.off_y, ch, nn);
+  st.r = RDom(0, p.S, 0, p.R, 0, p.in_group, "r");
+  const RDom& r = st.r;
+  Expr ich = p.grouped ? (oc / p.out_group) * p.in_group + r.z : Expr(r.z);
+  st.acc = Func("acc");
+  st.acc(q, oc) = p.init(oc);
+  st.acc(q, oc) += p.wt(r.x, r.y, r.z, oc) * st.col(q, r.x, r.y, ich);
+  st.group = Func("group");
+  st.group(q, oc) = st.acc(q, oc);
+  st.sum = Func("sum");
+  st.sum(x, y, oc, n) = st.group(x + Wo * (y + Ho * n), oc);
+  st.col_bytes = int64_t{p.S} * p.R * p.channels * 4;
+  return st;
+}
+
+void schedule_pixel_sum(PixelStages& st, Func& out, const Schedule& s) {
+  const std::vector<Var> a = out.args();  // x, y, oc, n
+  const int V = s.vector, T = s.vector * s.tile_x;
+  // A task is parallel_split whole images: the sum's stages see exact pixel
+  // ranges (a range cut inside an image would reach them through x = p mod
+  // Wo, bounded by the whole row). Tails shift inwards (recomputing a few
+  // outputs): the output never aliases an input.
+  const int N = st.pixels / st.image;
+  const int images = std::clamp(s.parallel_split, 1, N);
+  Var task("task"), ni("ni");
+  out.split(a[3], task, ni, images).reorder(a[0], a[1], a[2], ni, task);
+  int OV = 1;  // the output's rows are copied in vectors that fit them
+  while (OV * 2 <= std::min(V, st.width)) OV *= 2;
+  if (OV > 1) out.vectorize(a[0], OV, TailStrategy::GuardWithIf);
+  if (s.parallel) out.parallel(task);
+  // The group's pixels in register tiles of V·tile_x pixels × tile_k channels,
+  // tiles_per_gather tiles reading one gathered block of the input.
+  const std::vector<Var> g = st.group.args();  // q, oc
+  Var qo("qo"), qi("qi"), kt("kt"), ki("ki"), blk("blk"), tile("tile"), pv("pv"), pl("pl");
+  const int in_task = images * st.image;
+  const int tiles = std::max(1, in_task / T);
+  const int64_t tile_bytes = int64_t{T} * st.col_bytes;
+  const int gather_tiles = static_cast<int>(std::clamp<int64_t>(160 * 1024 / tile_bytes, 1, tiles));
+  st.group.compute_at(out, task);
+  st.group.split(g[0], qo, qi, T, TailStrategy::ShiftInwards)
+      .split(g[1], kt, ki, s.tile_k, TailStrategy::ShiftInwards)
+      .split(qo, blk, tile, gather_tiles, TailStrategy::ShiftInwards)
+      .reorder(qi, ki, tile, kt, blk)
+      .split(qi, pv, pl, V)
+      .vectorize(pl)
+      .unroll(pv)
+      .unroll(ki);
+  const std::vector<Var> c = st.acc.args();  // q, oc
+  const RDom& r = st.r;
+  st.acc.compute_at(st.group, tile);
+  st.acc.split(c[0], pv, pl, V).vectorize(pl).unroll(pv).unroll(c[1]);
+  st.acc.update()
+      .split(c[0], pv, pl, V)
+      .reorder(pl, pv, c[1], r.x, r.y, r.z)
+      .vectorize(pl)
+      .unroll(pv)
+      .unroll(c[1]);
+  // The block's pixels gathered once, read by every channel tile: the block
+  // of the input stays in L2 while the weights stream past.
+  st.col.compute_at(st.group, blk).vectorize(st.col.args()[0], V);
+}
+
 Built conv(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;
@@ -67,6 +139,26 @@ Built conv(const KernelSpec& k, const Schedule& s) {
     xp(ox, oy, ko, n) = x((ox % Wo) * sw, (ox / Wo) * sh, ko, n);
     ix = ox;
     iy = oy;
+  }
+  if (s.fuse_pixels && !gather) {
+    PixelSum p;
+    p.src = xp;
+    p.wt(ox, oy, ko, n) = w(ox, oy, ko, n);
+    p.init(ko) = bias ? (*bias)(ko) : Expr(0.0f);
+    p.S = S, p.R = R, p.in_group = Cg, p.out_group = Kg, p.grouped = a.groups != 1;
+    p.channels = gx.extent[2];
+    p.step_x = static_cast<int>(a.stride.w), p.step_y = static_cast<int>(a.stride.h);
+    p.dil_x = static_cast<int>(a.dilation.w), p.dil_y = static_cast<int>(a.dilation.h);
+    p.off_x = -static_cast<int>(a.pad.left), p.off_y = -static_cast<int>(a.pad.top);
+    PixelStages st = pixel_sum(p, k.args.back());
+    Expr v = st.sum(ox, oy, ko, n);
+    if (res) v = v + (*res)(ox, oy, ko, n);
+    Func out("out");
+    out(ox, oy, ko, n) = activate(k.epilogue.act, v);
+    fix_output(out, k.args.back());
+    schedule_pixel_sum(st, out, s);
+    b.output = out;
+    return b;
   }
   Expr ic = a.groups == 1 ? Expr(r.z) : (ko / Kg) * Cg + r.z;
   Func acc("acc");

@@ -66,7 +66,8 @@ Moments moments(const ImageParam& x, const Geometry& g) {
 // inserted between its pixels (stride² times the work of the taps that land,
 // but every tap a dense vector FMA): computed like templates_conv.cpp
 // (register tiles of tile_k channels × tile_x vectors, the padded rows built
-// once per output row).
+// once per output row; maps narrower than two vectors fuse their pixels,
+// pixel_sum).
 Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;
@@ -94,6 +95,22 @@ Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
     dyu(u, v, kk, n) = select(u % sw == 0 && v % sh == 0, dyz(u / sw, v / sh, kk, n), 0.0f);
   dyp(u, v, kk, n) = dyu(u - pl, v - pt, kk, n);
   wf(u, v, kk, c) = w(S - 1 - u, R - 1 - v, c % Cg, (c / Cg) * Kg + kk);
+  wf.compute_root();
+  if (s.fuse_pixels) {
+    PixelSum p;
+    p.src = dyp;
+    p.wt = wf;
+    p.init(c) = 0.0f;
+    p.S = S, p.R = R, p.in_group = Kg, p.out_group = Cg, p.grouped = a.groups != 1;
+    p.channels = K;
+    p.dil_x = dw, p.dil_y = dh;
+    PixelStages st = pixel_sum(p, gx);
+    out(x, y, c, n) = st.sum(x, y, c, n);
+    fix_output(out, gx);
+    schedule_pixel_sum(st, out, s);
+    b.output = out;
+    return b;
+  }
   acc(x, y, c, n) += wf(r.x, r.y, r.z, c) * dyp(x + r.x * dw, y + r.y * dh, (c / Cg) * Kg + r.z, n);
   out(x, y, c, n) = acc(x, y, c, n);
   fix_output(out, gx);
@@ -106,7 +123,6 @@ Built conv_grad_input(const KernelSpec& k, const Schedule& s) {
   if (s.parallel) out.parallel(row);
   schedule_tile_accumulator(acc, out, xo, r, V);
   dyp.compute_at(out, row).vectorize(u, V, TailStrategy::GuardWithIf);
-  wf.compute_root();
   b.output = out;
   return b;
 }
@@ -134,6 +150,48 @@ Built conv_grad_weight(const KernelSpec& k, const Schedule& s) {
   Var sx("s"), ry("r"), cg("cg"), kk("k");
   RDom r(0, Wo, 0, Ho, 0, N, "r");
   Func acc("acc"), out("out");
+  if (a.groups == 1 && s.fuse_pixels) {
+    // Maps narrower than two vectors: one flat sum over the pixels of every
+    // image (rows of 2 or 4 pixels would cost more in loop overhead than in
+    // multiply-adds). Each task, one kernel row r × tile_k input channels,
+    // gathers its S·tile_k input taps of every pixel once (contiguous per
+    // pixel), then sums register tiles of tile_x vectors of output channels ×
+    // those S·tile_k taps over the pixels: per pixel, tile_x vector loads of
+    // the transposed dy and S·tile_k broadcasts.
+    const int P = Wo * Ho * N;
+    Var q("q");
+    Expr ox = q % Wo, oy = (q / Wo) % Ho, on = q / (Wo * Ho);
+    Func dyq("dyq"), col("col");
+    // Clamped channels: a tile's lanes past K or Cg compute values nobody stores.
+    dyq(kk, q) = dy(ox, oy, min(kk, K - 1), on);
+    col(sx, cg, q, ry) = xz(ox * sw + sx * dw - pl, oy * sh + ry * dh - pt, min(cg, Cg - 1), on);
+    RDom rq(0, P, "rq");
+    acc(kk, sx, cg, ry) = 0.0f;
+    acc(kk, sx, cg, ry) += dyq(kk, rq) * col(sx, cg, rq, ry);
+    out(sx, ry, cg, kk) = acc(kk, sx, cg, ry);
+    fix_output(out, gw);
+    const int S = gw.extent[0], V = s.vector, TK = V * s.tile_x, TC = std::min(s.tile_k, Cg);
+    Var ko("ko"), kv("kv"), co("co"), ci("ci"), task("task"), kvo("kvo"), kvi("kvi"), qo("qo");
+    out.split(kk, ko, kv, TK, TailStrategy::GuardWithIf)
+        .split(cg, co, ci, TC, TailStrategy::GuardWithIf)
+        .reorder(kv, sx, ci, ko, co, ry)
+        .fuse(co, ry, task);
+    if (s.parallel) out.parallel(task);
+    acc.compute_at(out, ko).bound_extent(kk, TK).bound_extent(cg, TC).bound_extent(sx, S);
+    acc.split(kk, kvo, kvi, V).vectorize(kvi).unroll(kvo).unroll(sx).unroll(cg);
+    acc.update()
+        .split(kk, kvo, kvi, V)
+        .reorder(kvi, kvo, sx, cg, rq)
+        .vectorize(kvi)
+        .unroll(kvo)
+        .unroll(sx)
+        .unroll(cg);
+    col.compute_at(out, task).bound_extent(cg, TC).bound_extent(sx, S);
+    dyq.compute_root().split(q, qo, q, 64, TailStrategy::GuardWithIf).parallel(qo);
+    dyq.vectorize(kk, V, TailStrategy::GuardWithIf);
+    b.output = out;
+    return b;
+  }
   if (a.groups == 1) {
     Func xp("xp"), dyt("dyt");
     Var u("u"), v("v"), c("c"), m("m");
@@ -145,27 +203,33 @@ Built conv_grad_weight(const KernelSpec& k, const Schedule& s) {
         dyt(kk, r.x, r.y, r.z) * xp(r.x * sw + sx * dw, r.y * sh + ry * dh, cg, r.z);
     out(sx, ry, cg, kk) = acc(kk, cg, sx, ry);
     fix_output(out, gw);
-    // Each task: one tap (s, r) × a tile of tile_x vectors of output channels
-    // × tile_k input channels, its accumulators in registers through the
-    // whole sum (each step loads tile_x vectors and tile_k scalars).
-    const int V = s.vector, TC = std::min(s.tile_k, Cg), TK = V * s.tile_x;
-    Var ko("ko"), kv("kv"), co("co"), ci("ci"), t1("t1"), t2("t2"), task("task");
+    // Each task: taps (s..s+TS, r) × a tile of tile_x vectors of output
+    // channels × tile_k input channels, its accumulators in registers through
+    // the whole sum (each step loads tile_x vectors and TS·tile_k scalars).
+    // Inputs with fewer channels than tile_k (a first layer's 3) fill the
+    // tile with neighbouring taps of the kernel row instead: TS of them.
+    const int S = gw.extent[0], V = s.vector, TC = std::min(s.tile_k, Cg), TK = V * s.tile_x;
+    const int TS = std::max(1, std::min(S, (s.tile_k + 1) / TC));
+    Var ko("ko"), kv("kv"), co("co"), ci("ci"), so("so"), si("si"), t1("t1"), t2("t2"),
+        task("task");
     Var kvo("kvo"), kvi("kvi");
     out.split(kk, ko, kv, TK, TailStrategy::GuardWithIf)
         .split(cg, co, ci, TC, TailStrategy::GuardWithIf)
-        .reorder(kv, ci, sx, ry, ko, co)
-        .fuse(sx, ry, t1)
+        .split(sx, so, si, TS, TailStrategy::GuardWithIf)
+        .reorder(kv, ci, si, so, ry, ko, co)
+        .fuse(so, ry, t1)
         .fuse(ko, co, t2)
         .fuse(t1, t2, task);
     if (s.parallel) out.parallel(task);
-    acc.compute_at(out, task).bound_extent(kk, TK).bound_extent(cg, TC);
-    acc.split(kk, kvo, kvi, V).vectorize(kvi).unroll(kvo).unroll(cg);
+    acc.compute_at(out, task).bound_extent(kk, TK).bound_extent(cg, TC).bound_extent(sx, TS);
+    acc.split(kk, kvo, kvi, V).vectorize(kvi).unroll(kvo).unroll(cg).unroll(sx);
     acc.update()
         .split(kk, kvo, kvi, V)
-        .reorder(kvi, kvo, cg, r.x, r.y, r.z)
+        .reorder(kvi, kvo, cg, sx, r.x, r.y, r.z)
         .vectorize(kvi)
         .unroll(kvo)
-        .unroll(cg);
+        .unroll(cg)
+        .unroll(sx);
     xp.compute_root().parallel(m).vectorize(u, V, TailStrategy::GuardWithIf);
     dyt.compute_root().parallel(m).vectorize(kk, V, TailStrategy::GuardWithIf);
     b.output = out;

@@ -48,9 +48,11 @@ std::optional<TuningRecord> parse_record(const std::string& line) {
     const Json& s = j.at("schedule");
     if (!s.is_object()) return std::nullopt;
     for (const char* f : kScheduleFields) {
+      const bool flag = std::string(f) == "parallel" || std::string(f) == "fuse_pixels";
+      // Records written before fuse_pixels existed did not fuse.
+      if (std::string(f) == "fuse_pixels" && !s.contains(f)) continue;
       const Json& v = s.at(f);
-      if (std::string(f) == "parallel" ? !v.is_boolean() : !v.is_number_integer())
-        return std::nullopt;
+      if (flag ? !v.is_boolean() : !v.is_number_integer()) return std::nullopt;
       const int64_t x = v.is_boolean() ? v.get<bool>() : v.get<int64_t>();
       if (x < -(1 << 30) || x > (1 << 30)) return std::nullopt;
       set_schedule_field(r.schedule, f, static_cast<int>(x));
@@ -87,8 +89,8 @@ std::string TuningRecord::json_line() const {
   j["templates"] = templates;
   Json s;
   for (const char* f : kScheduleFields) {
-    if (std::string(f) == "parallel")
-      s[f] = schedule.parallel;
+    if (std::string(f) == "parallel" || std::string(f) == "fuse_pixels")
+      s[f] = schedule_field(schedule, f) != 0;
     else
       s[f] = schedule_field(schedule, f);
   }

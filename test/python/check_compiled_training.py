@@ -62,7 +62,7 @@ BRANCHY = {
 
 RESIDUAL = {
     "cnnc": 1, "name": "residual",
-    "inputs": {"data": {"shape": [1, 3, 9, 9]}},
+    "inputs": {"data": {"shape": [1, 3, 34, 34]}},  # rows of 2+ vectors (AVX-512 too): not fused
     "layers": [
         {"name": "stem", "type": "conv2d", "filters": 8, "kernel": 3, "pad": 1, "bias": False},
         {"name": "bn0", "type": "batch_norm"},
@@ -80,14 +80,17 @@ RESIDUAL = {
     "outputs": ["fc"],
 }
 
-# Maps narrower than 8 pixels with 16+ channels: convolutions (and their input
-# gradients) with the channels as vector lanes.
+# Maps narrower than two vectors: convolutions and their input gradients
+# with the pixels of every image as the vector lanes (tmpl::pixel_sum):
+# padded, strided, grouped with dilation, with and without bias.
 NARROW = {
     "cnnc": 1, "name": "narrow",
     "inputs": {"data": {"shape": [1, 16, 6, 6]}},
     "layers": [
         {"name": "c1", "type": "conv2d", "filters": 24, "kernel": 3, "pad": 1},
         {"name": "r1", "type": "relu"},
+        {"name": "g1", "type": "conv2d", "filters": 24, "kernel": 3, "pad": 2, "dilation": 2,
+         "groups": 4},
         {"name": "c2", "type": "conv2d", "filters": 16, "kernel": 3, "pad": 1, "bias": False},
         {"name": "add", "type": "add", "inputs": ["c2", "data"]},
         {"name": "c3", "type": "conv2d", "filters": 32, "kernel": 3, "stride": 2, "pad": 1},
@@ -202,7 +205,7 @@ def other_faults(cnnc, d):
     sh([cnnc, "compile", net, "--batch", str(BATCH), "-o", f"{d}/libinfer.so", "--quiet"])
     L = Library(f"{d}/libinfer.so")
     m = L.create()
-    x = np.zeros([BATCH, 3, 9, 9], np.float32)
+    x = np.zeros([BATCH, 3, 34, 34], np.float32)
     y = np.zeros([BATCH], np.float32)
     inputs = (ctypes.c_void_p * 1)(x.ctypes.data)
     loss = ctypes.c_float()

@@ -11,6 +11,7 @@
 
 #include "backends/halide/kernel_compiler.h"
 #include "backends/halide/lower.h"
+#include "backends/halide/schedule_space.h"
 #include "backends/llvm/host_codegen.h"
 #include "backends/llvm/link_library.h"
 #include "backends/llvm/model_header.h"
@@ -144,8 +145,11 @@ TEST(Schedules, DefaultsFitTheShapes) {
   for (halide::Isa isa : {halide::Isa::Sse41, halide::Isa::Avx2, halide::Isa::Avx512}) {
     for (int width : {1, 3, 7, 14, 56, 112}) {
       for (int filters : {1, 3, 16, 64}) {
-        halide::Schedule s = halide::default_schedule(conv_spec(width, filters), isa);
-        EXPECT_LE(s.vector * s.tile_x, width) << width;  // splits never exceed the extent
+        const halide::KernelSpec spec = conv_spec(width, filters);
+        halide::Schedule s = halide::default_schedule(spec, isa);
+        // Splits never exceed the extent: the row, or every pixel when fused.
+        EXPECT_LE(s.vector * s.tile_x, s.fuse_pixels ? width * width : width) << width;
+        EXPECT_EQ(halide::schedule_problem(spec, s), "") << width << " " << filters;
         EXPECT_LE(s.tile_k, filters);
         EXPECT_GE(s.tile_k, 1);
         EXPECT_LE(s.vector, isa == halide::Isa::Avx512 ? 16 : isa == halide::Isa::Avx2 ? 8 : 4);
@@ -153,6 +157,13 @@ TEST(Schedules, DefaultsFitTheShapes) {
     }
   }
   EXPECT_EQ(halide::default_schedule(conv_spec(56, 64), halide::Isa::Avx2).vector, 8);
+  // Maps narrower than two vectors fill whole vectors with pixels of every row.
+  EXPECT_FALSE(halide::default_schedule(conv_spec(56, 64), halide::Isa::Avx2).fuse_pixels);
+  const halide::Schedule narrow = halide::default_schedule(conv_spec(7, 64), halide::Isa::Avx2);
+  EXPECT_TRUE(narrow.fuse_pixels);
+  EXPECT_EQ(narrow.vector * narrow.tile_x, 16);
+  EXPECT_EQ(narrow.parallel_split, 1);  // one 7x7 image holds a tile
+  EXPECT_TRUE(halide::default_schedule(conv_spec(7, 64), halide::Isa::Avx512).fuse_pixels);
   EXPECT_EQ(halide::default_schedule(conv_spec(56, 64), halide::Isa::Avx512).vector, 16);
   EXPECT_TRUE(halide::default_schedule(conv_spec(56, 64), halide::Isa::Avx2).parallel);
   // Too small to repay threads.
