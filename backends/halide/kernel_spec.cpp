@@ -61,6 +61,10 @@ const char* family_name(Family f) {
       return "loss";
     case Family::Update:
       return "update";
+    case Family::LrnGrad:
+      return "lrn_grad";
+    case Family::SoftmaxGrad:
+      return "softmax_grad";
   }
   return "?";
 }
@@ -102,6 +106,7 @@ std::string KernelSpec::key() const {
       k << ir::print_attrs(pool) << " include_pad=" << count_include_pad;
       break;
     case Family::Lrn:
+    case Family::LrnGrad:
       k << ir::print_attrs(lrn);
       break;
     case Family::Elementwise:

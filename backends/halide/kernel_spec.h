@@ -44,6 +44,8 @@ enum class Family : uint8_t {
   BatchNormGrad,   ///< part 0: x, gamma, dy -> dx; part 1: x, dy -> dgamma [C]
   Loss,            ///< loss_op; part 0: scores, labels -> [1]; part 1: -> dscores
   Update,          ///< optimizer step into one state tensor or the parameter; see lower_training
+  LrnGrad,         ///< x, dy [W,H,C,N] -> dx
+  SoftmaxGrad,     ///< y, dy viewed [inner, axis, outer] -> dx
 };
 
 const char* family_name(Family f);

@@ -276,6 +276,26 @@ bool Lowerer::training_node(const Node& n) {
       kernel(n, s, {{gdy, view(dy, gdy)}, {gx, view(out0, gx)}});
       return true;
     }
+    case OpKind::LrnGrad: {
+      KernelSpec s;
+      s.family = Family::LrnGrad;
+      s.lrn = n.as<ir::LrnAttrs>();
+      const Geometry gx = dense(d[0]->type.shape.dims);
+      kernel(n, s, {{gx, view(d[0], gx)}, {gx, view(dy, gx)}, {gx, view(out0, gx)}});
+      return true;
+    }
+    case OpKind::SoftmaxGrad: {
+      // From the forward op's output y (the operand after its inputs).
+      const Value* y =
+          d[static_cast<size_t>(ir::forward_data_inputs(n.op, static_cast<int>(d.size())))];
+      int64_t axis = n.as<ir::SoftmaxAttrs>().axis;
+      if (axis < 0) axis += y->type.shape.rank();
+      KernelSpec s;
+      s.family = Family::SoftmaxGrad;
+      const Geometry g = dense(around(y->type.shape, axis));
+      kernel(n, s, {{g, view(y, g)}, {g, view(dy, g)}, {g, view(out0, g)}});
+      return true;
+    }
     case OpKind::GlobalAvgPoolGrad: {
       // dx = dy / (H·W), dy broadcast over the pixels by a zero stride.
       const ir::Shape& xs = d[0]->type.shape;

@@ -106,6 +106,8 @@ Built batch_norm_stats(const KernelSpec& k, const Schedule& s);
 Built batch_norm_grad(const KernelSpec& k, const Schedule& s);
 Built loss(const KernelSpec& k, const Schedule& s);
 Built update(const KernelSpec& k, const Schedule& s);
+Built lrn_grad(const KernelSpec& k, const Schedule& s);
+Built softmax_grad(const KernelSpec& k, const Schedule& s);
 
 /// Dispatches on the family.
 Built build(const KernelSpec& k, const Schedule& s);

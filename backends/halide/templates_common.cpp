@@ -242,6 +242,10 @@ Built build(const KernelSpec& k, const Schedule& s) {
       return loss(k, s);
     case Family::Update:
       return update(k, s);
+    case Family::LrnGrad:
+      return lrn_grad(k, s);
+    case Family::SoftmaxGrad:
+      return softmax_grad(k, s);
   }
   CNNC_INTERNAL_ERROR() << "no template for family " << static_cast<int>(k.family);
   return {};

@@ -4,9 +4,10 @@ reference backend's (`cnnc run --mode training --passes autodiff,optimizer`),
 on small networks that use every op compiled training supports: grouped,
 strided, dilated and padded convolutions, batch norm (statistics and running
 averages), every activation, max/avg pooling with padding and ceil_mode,
-global average pooling, dropout (the same mask: seed 1 is the library's first
-step), flatten, add, concat, linear, cross-entropy and mean-squared error,
-SGD (momentum, Nesterov, weight decay) and Adam.
+global average pooling, LRN, softmax (inside the network and at the output),
+dropout (the same mask: seed 1 is the library's first step), flatten, add,
+concat, linear, cross-entropy and mean-squared error, SGD (momentum,
+Nesterov, weight decay) and Adam.
 
 One step from the same weights, images and labels; the loss, every updated
 parameter and optimizer state (cnnc_save_weights vs the reference's
@@ -101,6 +102,25 @@ NARROW = {
     "outputs": ["prob"],
 }
 
+# The normalisations' backward kernels: LRN (two windows and a large
+# alpha so that its cross-channel term matters), a softmax across the
+# channels inside the network and one at the output under an MSE loss.
+NORMS = {
+    "cnnc": 1, "name": "norms",
+    "inputs": {"data": {"shape": [1, 6, 5, 5]}},
+    "layers": [
+        {"name": "c1", "type": "conv2d", "filters": 8, "kernel": 3, "pad": 1},
+        {"name": "n1", "type": "lrn", "size": 5, "alpha": 0.5, "beta": 0.75, "k": 1},
+        {"name": "sc", "type": "softmax", "axis": 1},
+        {"name": "c2", "type": "conv2d", "filters": 6, "kernel": 1},
+        {"name": "n2", "type": "lrn", "size": 3, "alpha": 0.3, "beta": 1.2, "k": 2},
+        {"name": "gap", "type": "global_avg_pool"},
+        {"name": "fc", "type": "linear", "units": 4},
+        {"name": "prob", "type": "softmax"},
+    ],
+    "outputs": ["prob"],
+}
+
 # (network, compile flags, labels: "ce" class indexes or "mse" targets)
 CASES = [
     ("branchy-sgd", BRANCHY, ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov",
@@ -108,6 +128,7 @@ CASES = [
     ("residual-adam", RESIDUAL, ["--optimizer", "adam", "--weight-decay", "1e-3"], "mse"),
     ("residual-adamw", RESIDUAL, ["--optimizer", "adamw", "--weight-decay", "1e-2"], "mse"),
     ("narrow-sgd", NARROW, ["--optimizer", "sgd", "--momentum", "0.9"], "ce"),
+    ("norms-sgd", NORMS, ["--optimizer", "sgd", "--momentum", "0.9", "--loss", "mse"], "mse"),
 ]
 
 
@@ -253,7 +274,8 @@ def main():
             if loss == "ce":
                 y = rng.integers(0, spec["layers"][-2]["units"], BATCH).astype(np.float32)
             else:
-                y = rng.normal(0, 1, (BATCH, spec["layers"][-1]["units"])).astype(np.float32)
+                units = next(l["units"] for l in reversed(spec["layers"]) if "units" in l)
+                y = rng.normal(0, 1, (BATCH, units)).astype(np.float32)
             lib = f"{d}/lib{tag}.so"
             sh([args.cnnc, "compile", net, "--mode", "training", "--batch", str(BATCH), "--weights",
                 weights, "-o", lib, "--quiet"] + flags)

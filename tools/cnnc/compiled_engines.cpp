@@ -1,5 +1,6 @@
 #include "tools/cnnc/compiled_engines.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -123,6 +124,13 @@ training::Engines compiled_engines(const CompileOptions& co, const ir::ShapeOpti
     DiagnosticEngine own(why);
     DiagnosticEngine& d = fallback ? own : diag;
     try {
+      // Fault for tests: CNNC_TRAIN_FAULT=no_compiled_step fails the step's
+      // compile, as a toolchain failure would (every layer has kernels).
+      const char* fault = std::getenv("CNNC_TRAIN_FAULT");
+      if (fault && std::strcmp(fault, "no_compiled_step") == 0) {
+        d.error({}, "the training step was not compiled (CNNC_TRAIN_FAULT=no_compiled_step)");
+        throw DiagnosticsAbort();
+      }
       return std::make_unique<CompiledStep>(
           build(train.clone(), passes::Mode::Training, co, shapes, d));
     } catch (const DiagnosticsAbort&) {
