@@ -53,6 +53,9 @@ void blocked_conv_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   s.chunk = static_cast<int>(std::min<int64_t>(64, 48 * 1024 / per_channel));
 }
 
+// Fewest output channels for which fusing pixels repays gathering them.
+constexpr int kFuseMinChannels = 32;
+
 // A 1x1 convolution lowered as one row of pixels (lower.cpp): its row is
 // already every pixel of an image.
 bool is_pointwise_row(const KernelSpec& spec) {
@@ -67,11 +70,13 @@ bool is_pointwise_row(const KernelSpec& spec) {
 // of two vectors × tile_k channels, tasks of the fewest whole images holding
 // a tile. Measured on ResNet-18's training step at 64x64 (AVX2, 2 threads):
 // the 4- and 2-wide maps' convolutions went from 70 and 35 GFLOP/s along
-// rows to ~155 fused.
+// rows to ~155 fused. Each gathered input value serves every output channel,
+// so few channels do not repay the gather: LeNet-5's conv2 input gradient (6
+// channels, 12 wide) took 7 ms fused against ~1 along rows.
 void fuse_pixels(const KernelSpec& spec, Isa isa, Schedule& s) {
   const Geometry& out = spec.args.back();
   const int L = lanes(isa);
-  if (out.extent[0] >= 2 * L) return;
+  if (out.extent[0] >= 2 * L || out.extent[2] < kFuseMinChannels) return;
   const int64_t image = int64_t{out.extent[0]} * out.extent[1];
   if (image * out.extent[3] < L) return;
   s.fuse_pixels = true;
@@ -148,7 +153,7 @@ Schedule default_schedule(const KernelSpec& spec, Isa isa) {
       // → 12 fused, layer3's 11-14 → 10.5; wider maps lose (layer1 10.5 →
       // 11.9, the 7x7 stem 40 → 44), so they stay per row.
       const Geometry& dy = spec.args[1];
-      if (spec.conv.groups == 1 && dy.extent[0] < 2 * lanes(isa)) {
+      if (spec.conv.groups == 1 && dy.extent[0] < 2 * lanes(isa) && K >= kFuseMinChannels) {
         const int S = out.extent[0], budget = isa == Isa::Avx512 ? 24 : 12;
         s.fuse_pixels = true;
         s.tile_x = static_cast<int>(std::min<int64_t>(2, vectors));

@@ -81,18 +81,19 @@ RESIDUAL = {
     "outputs": ["fc"],
 }
 
-# Maps narrower than two vectors: convolutions and their input gradients
-# with the pixels of every image as the vector lanes (tmpl::pixel_sum):
-# padded, strided, grouped with dilation, with and without bias.
+# Maps narrower than two vectors with 32+ channels: convolutions and their
+# input and weight gradients with the pixels of every image as the vector
+# lanes (tmpl::pixel_sum): padded, strided, grouped with dilation, with and
+# without bias. (LeNet-like nets below 32 channels keep the row kernels.)
 NARROW = {
     "cnnc": 1, "name": "narrow",
-    "inputs": {"data": {"shape": [1, 16, 6, 6]}},
+    "inputs": {"data": {"shape": [1, 32, 6, 6]}},
     "layers": [
-        {"name": "c1", "type": "conv2d", "filters": 24, "kernel": 3, "pad": 1},
+        {"name": "c1", "type": "conv2d", "filters": 40, "kernel": 3, "pad": 1},
         {"name": "r1", "type": "relu"},
-        {"name": "g1", "type": "conv2d", "filters": 24, "kernel": 3, "pad": 2, "dilation": 2,
+        {"name": "g1", "type": "conv2d", "filters": 40, "kernel": 3, "pad": 2, "dilation": 2,
          "groups": 4},
-        {"name": "c2", "type": "conv2d", "filters": 16, "kernel": 3, "pad": 1, "bias": False},
+        {"name": "c2", "type": "conv2d", "filters": 32, "kernel": 3, "pad": 1, "bias": False},
         {"name": "add", "type": "add", "inputs": ["c2", "data"]},
         {"name": "c3", "type": "conv2d", "filters": 32, "kernel": 3, "stride": 2, "pad": 1},
         {"name": "gap", "type": "global_avg_pool"},

@@ -21,8 +21,8 @@ void TrainFlags::add_to(ArgParser& p, bool searched) {
   p.choice("--backend",
            "what runs the steps and the validation: compiled (a library of generated kernels, "
            "built once; the kernel cache keeps it quick), reference (the double-precision "
-           "interpreter) or auto (default: compiled, else reference with a note when the "
-           "network has a layer compiled training has no kernel for)",
+           "interpreter) or auto (default: compiled, else reference with a note saying why the "
+           "step could not be compiled)",
            &backend, {"auto", "compiled", "reference"});
 
   p.choice(
