@@ -88,6 +88,9 @@ void schedule_pixel_sum(PixelStages& st, Func& out, const Schedule& s) {
       .vectorize(pl)
       .unroll(pv)
       .unroll(ki);
+  // Too few images for the threads (batch 1): the channel tiles of each
+  // block are the parallel work instead.
+  if (s.parallel && (N + images - 1) / images < 4) st.group.parallel(kt);
   const std::vector<Var> c = st.acc.args();  // q, oc
   const RDom& r = st.r;
   st.acc.compute_at(st.group, tile);
