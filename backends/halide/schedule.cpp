@@ -53,8 +53,24 @@ void blocked_conv_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   s.chunk = static_cast<int>(std::min<int64_t>(64, 48 * 1024 / per_channel));
 }
 
-// Fewest output channels for which fusing pixels repays gathering them.
-constexpr int kFuseMinChannels = 32;
+// Whether fusing the pixels of a map `width` wide (tmpl::pixel_sum) beats
+// vectors along its rows, for `channels` output channels. Along rows, a
+// vector of fit(L, width) lanes wastes lanes at the row's end and below L
+// (one vector per row also has too few accumulators: ~3/4 speed, measured).
+// Fused, every lane works but each input value is gathered first (~3 cycles,
+// against the channels/(2L) cycles of multiply-adds it serves): the fused
+// rate is ~1/(1 + 6L/channels). Measured (AVX2, 2 threads, ResNet-18 and a
+// Fashion-MNIST CNN, training): 2- and 4-wide maps of 256-512 channels
+// 35-70 → ~155 GFLOP/s fused; 8-wide of 128 equal; 14-wide of 64 108 along
+// rows → 61 fused; LeNet-5's 12-wide of 6 channels 0.75 ms → 7 fused.
+bool pixels_pay(int64_t width, int64_t channels, Isa isa) {
+  const int L = lanes(isa), V = fit(L, width);
+  const int64_t vectors = (width + V - 1) / V;
+  double rows = static_cast<double>(width) / static_cast<double>(vectors * L);
+  if (vectors == 1) rows *= 0.75;
+  const double fused = 1.0 / (1.0 + 6.0 * L / static_cast<double>(channels));
+  return fused > rows;
+}
 
 // A 1x1 convolution lowered as one row of pixels (lower.cpp): its row is
 // already every pixel of an image.
@@ -65,18 +81,13 @@ bool is_pointwise_row(const KernelSpec& spec) {
          spec.args.back().extent[1] == 1;
 }
 
-// Plain convolutions and their input gradients on maps narrower than two
-// vectors fill the lanes with pixels of every image (tmpl::pixel_sum): tiles
-// of two vectors × tile_k channels, tasks of the fewest whole images holding
-// a tile. Measured on ResNet-18's training step at 64x64 (AVX2, 2 threads):
-// the 4- and 2-wide maps' convolutions went from 70 and 35 GFLOP/s along
-// rows to ~155 fused. Each gathered input value serves every output channel,
-// so few channels do not repay the gather: LeNet-5's conv2 input gradient (6
-// channels, 12 wide) took 7 ms fused against ~1 along rows.
+// Plain convolutions and their input gradients on maps where pixels_pay fill
+// the lanes with pixels of every image (tmpl::pixel_sum): tiles of two
+// vectors × tile_k channels, tasks of the fewest whole images holding a tile.
 void fuse_pixels(const KernelSpec& spec, Isa isa, Schedule& s) {
   const Geometry& out = spec.args.back();
   const int L = lanes(isa);
-  if (out.extent[0] >= 2 * L || out.extent[2] < kFuseMinChannels) return;
+  if (!pixels_pay(out.extent[0], out.extent[2], isa)) return;
   const int64_t image = int64_t{out.extent[0]} * out.extent[1];
   if (image * out.extent[3] < L) return;
   s.fuse_pixels = true;
@@ -146,14 +157,15 @@ Schedule default_schedule(const KernelSpec& spec, Isa isa) {
       const int64_t vectors = (K + s.vector - 1) / s.vector;
       s.tile_x = static_cast<int>(std::min<int64_t>(isa == Isa::Avx512 ? 4 : 2, vectors));
       s.tile_k = isa == Isa::Avx512 ? 6 : 5;
-      // Maps narrower than two vectors: one flat sum over the pixels, tiles
-      // of tile_x vectors × S taps × tile_k channels (12 accumulators on
-      // AVX2, 24 on AVX-512). Measured on ResNet-18's training step at 64x64
-      // (AVX2, 2 threads): layer4's 3x3 weight gradients 13-21 ms per row
-      // → 12 fused, layer3's 11-14 → 10.5; wider maps lose (layer1 10.5 →
-      // 11.9, the 7x7 stem 40 → 44), so they stay per row.
+      // Narrow maps (pixels_pay, for the K channels each gathered input
+      // value serves): one flat sum over the pixels, tiles of tile_x vectors
+      // × S taps × tile_k channels (12 accumulators on AVX2, 24 on
+      // AVX-512). Measured on ResNet-18's training step at 64x64 (AVX2, 2
+      // threads): layer4's 3x3 weight gradients 13-21 ms per row → 12
+      // fused, layer3's 11-14 → 10.5; wider maps lose (layer1 10.5 → 11.9,
+      // a 14-wide map of 64 channels 8.3 → 11.9, the 7x7 stem 40 → 44).
       const Geometry& dy = spec.args[1];
-      if (spec.conv.groups == 1 && dy.extent[0] < 2 * lanes(isa) && K >= kFuseMinChannels) {
+      if (spec.conv.groups == 1 && pixels_pay(dy.extent[0], K, isa)) {
         const int S = out.extent[0], budget = isa == Isa::Avx512 ? 24 : 12;
         s.fuse_pixels = true;
         s.tile_x = static_cast<int>(std::min<int64_t>(2, vectors));
