@@ -56,6 +56,21 @@ Moments moments(const ImageParam& x, const Geometry& g) {
   return {mean, var};
 }
 
+// A weight gradient's register tile acc(kk, …): vectors of V output
+// channels along kk and the tile's other dims, all unrolled inside the sum.
+void schedule_weight_tile(Func& acc, const Var& kk, const std::vector<Var>& tile,
+                          const std::vector<RVar>& sum, int V) {
+  Var kvo("kvo"), kvi("kvi");
+  acc.split(kk, kvo, kvi, V).vectorize(kvi).unroll(kvo);
+  for (const Var& t : tile) acc.unroll(t);
+  Stage u = acc.update();
+  std::vector<VarOrRVar> order{kvi, kvo};
+  order.insert(order.end(), tile.begin(), tile.end());
+  order.insert(order.end(), sum.begin(), sum.end());
+  u.split(kk, kvo, kvi, V).reorder(order).vectorize(kvi).unroll(kvo);
+  for (const Var& t : tile) u.unroll(t);
+}
+
 }  // namespace
 
 // dx(x, y, c, n) = Σ over kernel taps (s, r) and the output channels k of c's
@@ -171,21 +186,14 @@ Built conv_grad_weight(const KernelSpec& k, const Schedule& s) {
     out(sx, ry, cg, kk) = acc(kk, sx, cg, ry);
     fix_output(out, gw);
     const int S = gw.extent[0], V = s.vector, TK = V * s.tile_x, TC = std::min(s.tile_k, Cg);
-    Var ko("ko"), kv("kv"), co("co"), ci("ci"), task("task"), kvo("kvo"), kvi("kvi"), qo("qo");
+    Var ko("ko"), kv("kv"), co("co"), ci("ci"), task("task"), qo("qo");
     out.split(kk, ko, kv, TK, TailStrategy::GuardWithIf)
         .split(cg, co, ci, TC, TailStrategy::GuardWithIf)
         .reorder(kv, sx, ci, ko, co, ry)
         .fuse(co, ry, task);
     if (s.parallel) out.parallel(task);
     acc.compute_at(out, ko).bound_extent(kk, TK).bound_extent(cg, TC).bound_extent(sx, S);
-    acc.split(kk, kvo, kvi, V).vectorize(kvi).unroll(kvo).unroll(sx).unroll(cg);
-    acc.update()
-        .split(kk, kvo, kvi, V)
-        .reorder(kvi, kvo, sx, cg, rq)
-        .vectorize(kvi)
-        .unroll(kvo)
-        .unroll(sx)
-        .unroll(cg);
+    schedule_weight_tile(acc, kk, {sx, cg}, {rq.x}, V);
     col.compute_at(out, task).bound_extent(cg, TC).bound_extent(sx, S);
     dyq.compute_root().split(q, qo, q, 64, TailStrategy::GuardWithIf).parallel(qo);
     dyq.vectorize(kk, V, TailStrategy::GuardWithIf);
@@ -212,7 +220,6 @@ Built conv_grad_weight(const KernelSpec& k, const Schedule& s) {
     const int TS = std::max(1, std::min(S, (s.tile_k + 1) / TC));
     Var ko("ko"), kv("kv"), co("co"), ci("ci"), so("so"), si("si"), t1("t1"), t2("t2"),
         task("task");
-    Var kvo("kvo"), kvi("kvi");
     out.split(kk, ko, kv, TK, TailStrategy::GuardWithIf)
         .split(cg, co, ci, TC, TailStrategy::GuardWithIf)
         .split(sx, so, si, TS, TailStrategy::GuardWithIf)
@@ -222,14 +229,7 @@ Built conv_grad_weight(const KernelSpec& k, const Schedule& s) {
         .fuse(t1, t2, task);
     if (s.parallel) out.parallel(task);
     acc.compute_at(out, task).bound_extent(kk, TK).bound_extent(cg, TC).bound_extent(sx, TS);
-    acc.split(kk, kvo, kvi, V).vectorize(kvi).unroll(kvo).unroll(cg).unroll(sx);
-    acc.update()
-        .split(kk, kvo, kvi, V)
-        .reorder(kvi, kvo, cg, sx, r.x, r.y, r.z)
-        .vectorize(kvi)
-        .unroll(kvo)
-        .unroll(cg)
-        .unroll(sx);
+    schedule_weight_tile(acc, kk, {cg, sx}, {r.x, r.y, r.z}, V);
     xp.compute_root().parallel(m).vectorize(u, V, TailStrategy::GuardWithIf);
     dyt.compute_root().parallel(m).vectorize(kk, V, TailStrategy::GuardWithIf);
     b.output = out;
