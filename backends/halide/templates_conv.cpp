@@ -63,8 +63,10 @@ void schedule_pixel_sum(PixelStages& st, Func& out, const Schedule& s) {
   // ranges (a range cut inside an image would reach them through x = p mod
   // Wo, bounded by the whole row). Tails shift inwards (recomputing a few
   // outputs): the output never aliases an input.
+  // At least a tile's worth of pixels per task (schedule_problem keeps a tile
+  // within all the pixels), whatever parallel_split a tuner tried.
   const int N = st.pixels / st.image;
-  const int images = std::clamp(s.parallel_split, 1, N);
+  const int images = std::clamp(std::max(s.parallel_split, (T + st.image - 1) / st.image), 1, N);
   Var task("task"), ni("ni");
   out.split(a[3], task, ni, images).reorder(a[0], a[1], a[2], ni, task);
   int OV = 1;  // the output's rows are copied in vectors that fit them
