@@ -33,6 +33,15 @@ void schedule_map(Func& out, const Schedule& s, int width) {
   if (s.vector > 1 && width >= s.vector) out.vectorize(a[0], s.vector, TailStrategy::GuardWithIf);
 }
 
+// A per-channel sum f(c) += … computed once for all channels, the channels
+// spread over the threads (each channel's sum stays serial, in one order).
+void schedule_channel_sums(std::initializer_list<Func> sums) {
+  for (Func f : sums) {
+    f.compute_root();
+    f.update().parallel(f.args()[0]);
+  }
+}
+
 // The batch mean and biased variance of each channel of x [inner, C, outer].
 struct Moments {
   Func mean, var;
@@ -49,9 +58,8 @@ Moments moments(const ImageParam& x, const Geometry& g) {
   Expr d = f64(x(r.x, c, r.y)) - mean(c);
   sq(c) += d * d;
   var(c) = sq(c) / c64(M);
-  sum.compute_root();
+  schedule_channel_sums({sum, sq});
   mean.compute_root();
-  sq.compute_root();
   var.compute_root();
   return {mean, var};
 }
@@ -427,7 +435,7 @@ Built batch_norm_grad(const KernelSpec& k, const Schedule& s) {
   inv.compute_root();
   sdyx(c) = cast<double>(0);
   sdyx(c) += f64(dy(r.x, c, r.y)) * (f64(x(r.x, c, r.y)) - m.mean(c)) * inv(c);
-  sdyx.compute_root();
+  schedule_channel_sums({sdyx});
   if (k.part == 1) {
     out(c) = f32(sdyx(c));
     fix_output(out, k.args.back());
@@ -436,7 +444,7 @@ Built batch_norm_grad(const KernelSpec& k, const Schedule& s) {
   }
   sdy(c) = cast<double>(0);
   sdy(c) += f64(dy(r.x, c, r.y));
-  sdy.compute_root();
+  schedule_channel_sums({sdy});
   // dx = a(c)·dy + b(c)·x + d(c): the per-channel constants in double, the map in float.
   Func ca("ca"), cb("cb"), cd("cd");
   Expr gi = f64((*gamma)(c)) * inv(c);
