@@ -100,7 +100,14 @@ class Lowerer {
     }
     ir::GraphStats stats = ir::analyze(g_);
     for (const ir::LayerStats& row : stats.rows)
-      if (row.node) flops_[row.node] = row.flops;
+      if (row.node) {
+        // A product's backward op is two products (dx, dW), each about the
+        // forward's cost: each kernel is credited half the op's, so the
+        // profile's GFLOP/s are each kernel's own.
+        const bool products =
+            row.node->op == ir::OpKind::Conv2dGrad || row.node->op == ir::OpKind::LinearGrad;
+        (products ? product_flops_ : flops_)[row.node] = products ? row.flops / 2 : row.flops;
+      }
     if (!training_) choose_layouts();  // training kernels read the IR's layouts
     for (const auto& n : g_.nodes())
       if (!(training_ ? training_node(*n) : node(*n))) return false;
@@ -236,8 +243,14 @@ class Lowerer {
     c.op = ir::op_name(n.op);
     c.spec = index;
     c.buffers = std::move(args);
-    c.flops = flops_.count(&n) ? flops_.at(&n) : 0;
-    flops_.erase(&n);  // a node lowered to several kernels counts once
+    const bool product = spec.family == Family::ConvGradInput ||
+                         spec.family == Family::ConvGradWeight || spec.family == Family::Linear;
+    if (product && product_flops_.count(&n)) {
+      c.flops = product_flops_.at(&n);
+    } else {
+      c.flops = flops_.count(&n) ? flops_.at(&n) : 0;
+      flops_.erase(&n);  // a node lowered to several kernels counts once
+    }
     out_.calls.push_back(std::move(c));
   }
 
@@ -289,6 +302,7 @@ class Lowerer {
   std::unordered_map<std::string, size_t> weight_index_;
   std::unordered_set<const Value*> blocked_;
   std::unordered_map<const Node*, int64_t> flops_;
+  std::unordered_map<const Node*, int64_t> product_flops_;  ///< per dx or dW kernel
   bool training_ = false;
   std::unordered_set<const Value*> used_;     ///< read by a node or an output
   std::unordered_set<const Value*> updated_;  ///< parameters already overwritten by their update
