@@ -87,13 +87,14 @@ int verb_tune(const std::vector<std::string>& args) {
       "cnnc tune NET [--budget SECONDS] [-o NAME.tuning.jsonl] [--resume] [options]",
       "Tunes the schedules of the network's kernels for this machine: every distinct kernel is\n"
       "measured with its default schedule, then a seeded local search over its tile sizes, vector\n"
-      "width, parallel split and reduction chunks gets a share of the time budget proportional to\n"
-      "the kernel's share of the run time. Each candidate is compiled and run in its own worker\n"
-      "process (a crash, hang or compiler failure is recorded and tuning goes on); a candidate\n"
-      "whose output differs from the default schedule's is never chosen. The tuned network is\n"
-      "then compiled and checked against the reference backend before the winners are recorded.\n"
-      "Every measurement is appended to the database as it is made (one JSON line each), so a\n"
-      "killed run continues with --resume without measuring anything twice.");
+      "width, parallel split, reduction chunks and (on narrow maps) pixels fused across images\n"
+      "gets a share of the time budget proportional to the kernel's share of the run time. Each\n"
+      "candidate is compiled and run in its own worker process (a crash, hang or compiler failure\n"
+      "is recorded and tuning goes on); a candidate whose output differs from the default\n"
+      "schedule's is never chosen. The tuned network is then compiled and checked against the\n"
+      "reference backend before the winners are recorded. Every measurement is appended to the\n"
+      "database as it is made (one JSON line each), so a killed run continues with --resume\n"
+      "without measuring anything twice.");
   p.positional("NET", kNetHelp, &net);
   p.option("-o", "FILE", "the tuning database to append to (default: NAME.tuning.jsonl; created)",
            [&](const std::string& v) {
