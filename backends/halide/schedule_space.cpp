@@ -56,6 +56,10 @@ int schedule_field(const Schedule& s, const std::string& name) {
   CNNC_INTERNAL_ERROR() << "no schedule field '" << name << "'";
 }
 
+bool schedule_field_is_flag(const std::string& name) {
+  return name == "parallel" || name == "fuse_pixels";
+}
+
 void set_schedule_field(Schedule& s, const std::string& name, int value) {
   if (name == "vector")
     s.vector = value;

@@ -17,6 +17,8 @@ namespace cnnc::halide {
 inline constexpr const char* kScheduleFields[] = {
     "vector", "tile_k", "tile_x", "parallel_split", "chunk", "parallel", "fuse_pixels"};
 int schedule_field(const Schedule& s, const std::string& name);
+/// Fields that are yes/no (the database writes them as JSON booleans).
+bool schedule_field_is_flag(const std::string& name);
 void set_schedule_field(Schedule& s, const std::string& name, int value);
 
 /// Why `spec`'s template cannot build `s` ("" when it can): a tile or split

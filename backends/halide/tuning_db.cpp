@@ -48,7 +48,7 @@ std::optional<TuningRecord> parse_record(const std::string& line) {
     const Json& s = j.at("schedule");
     if (!s.is_object()) return std::nullopt;
     for (const char* f : kScheduleFields) {
-      const bool flag = std::string(f) == "parallel" || std::string(f) == "fuse_pixels";
+      const bool flag = schedule_field_is_flag(f);
       // Records written before fuse_pixels existed did not fuse.
       if (std::string(f) == "fuse_pixels" && !s.contains(f)) continue;
       const Json& v = s.at(f);
@@ -89,7 +89,7 @@ std::string TuningRecord::json_line() const {
   j["templates"] = templates;
   Json s;
   for (const char* f : kScheduleFields) {
-    if (std::string(f) == "parallel" || std::string(f) == "fuse_pixels")
+    if (schedule_field_is_flag(f))
       s[f] = schedule_field(schedule, f) != 0;
     else
       s[f] = schedule_field(schedule, f);
