@@ -74,6 +74,12 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
     xb(ci, ox, oy, cb, n) = xe(px, py, cb * Bi + ci, n);
   }
 
+  // The epilogue writes NCHW, out(x, y, k, n), or blocks of B channels,
+  // out(ki + B·x, y, kb, n); the residual is read in its own layout.
+  Var xk("xk");
+  auto residual = [&](Expr x_, Expr k_) {
+    return k.res_blocked ? (*res)(k_ % B + B * x_, oy, k_ / B, n) : (*res)(x_, oy, k_, n);
+  };
   RDom r(0, depthwise ? 1 : Bi, 0, S, 0, static_cast<int>(a.kernel.h), 0, CH, "r");
   Expr cblock = ch * CH + r[3];
   Expr ix = pointwise ? Expr(ox) : ox * sw + r[1] * dw;
@@ -85,17 +91,68 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
   else
     part(ki, ox, oy, kb, ch, n) +=
         w(ki, cblock * Bi + r[0], r[2] * S + r[1], kb) * xb(r[0], ix, iy, cblock, n);
+  const int Ho = gy.extent[1], Wo = k.out_blocked ? gy.extent[0] / B : gy.extent[0];
+  // Tiles no larger than the output: a split wider than its extent would
+  // shift inwards past the start.
+  const int KT = std::clamp(s.tile_k, 1, gw.extent[3]), XT = std::clamp(s.tile_x, 1, Wo);
+  const int P = std::clamp(s.parallel_split, 1, Ho);
+  Var yo("yo"), yi("yi"), kt("kt"), kin("kin"), task("task"), xo("xo"), xi("xi"), kbo("kbo"),
+      kbi("kbi");
+  // A depthwise task reads only its own channel blocks and rows: it repacks
+  // that strip itself (it stays in cache for the task's tiles) rather than
+  // the whole input making one more trip through memory. Other convolutions
+  // share their repacked input across tasks.
+  auto schedule_xb = [&]() {
+    if (depthwise) {
+      xb.compute_at(b.output, task).reorder(ci, ox, oy, cb, n);
+      if (Bi >= 4) xb.vectorize(ci);
+    } else if (!direct) {
+      Var cbn("cbn");
+      xb.compute_root().reorder(ci, ox, oy, cb, n).fuse(cb, n, cbn);
+      if (Bi >= 4) xb.vectorize(ci);
+      if (s.parallel) xb.parallel(cbn);
+    }
+  };
+  if (k.out_blocked && CB / CH == 1) {
+    // One pass over the input channels (every depthwise convolution, and
+    // most with ≤ 64 input channels): the register tile (part) is written
+    // straight to the blocked output with the bias and epilogue. Through a
+    // per-task accumulator it would take three more trips per output, as
+    // much as a depthwise convolution's nine multiply-adds. Same sums in the
+    // same order as below.
+    Var xt("xt"), xu("xu");
+    Expr v = part(xk % B, xk / B, oy, ko, 0, n);
+    if (bias) v = (*bias)(ko * B + xk % B) + v;
+    if (res) v = v + residual(xk / B, ko * B + xk % B);
+    Func out("out");
+    out(xk, oy, ko, n) = activate(k.epilogue.act, v);
+    fix_output(out, gy);
+    out.split(oy, yo, yi, P, TailStrategy::GuardWithIf)
+        .split(ko, kt, kin, KT)
+        .split(xk, xo, xi, B)
+        .split(xo, xt, xu, XT)
+        .reorder(xi, xu, kin, xt, yi, kt, yo, n)
+        .vectorize(xi)
+        .unroll(xu)
+        .unroll(kin)
+        .fuse(kt, yo, task)
+        .fuse(task, n, task);
+    if (s.parallel) out.parallel(task);
+    part.compute_at(out, xt).vectorize(ki).unroll(ox).unroll(kb);
+    part.update()
+        .reorder(ki, ox, kb, r[0], r[1], r[2], r[3], oy, ch, n)
+        .vectorize(ki)
+        .unroll(ox)
+        .unroll(kb);
+    b.output = out;
+    schedule_xb();
+    return b;
+  }
   RDom rc(0, CB / CH, "rc");
   Func acc("acc");
   acc(ki, ox, oy, kb, n) = bias ? (*bias)(kb * B + ki) : Expr(0.0f);
   acc(ki, ox, oy, kb, n) += part(ki, ox, oy, kb, rc, n);
-  // The epilogue writes NCHW, out(x, y, k, n), or blocks of B channels,
-  // out(ki + B·x, y, kb, n); the residual is read in its own layout.
-  Var xk("xk");
   Func out("out");
-  auto residual = [&](Expr x_, Expr k_) {
-    return k.res_blocked ? (*res)(k_ % B + B * x_, oy, k_ / B, n) : (*res)(x_, oy, k_, n);
-  };
   if (k.out_blocked) {
     Expr v = acc(xk % B, xk / B, oy, ko, n);
     if (res) v = v + residual(xk / B, ko * B + xk % B);
@@ -107,13 +164,6 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
   }
   fix_output(out, gy);
 
-  const int Ho = gy.extent[1], Wo = k.out_blocked ? gy.extent[0] / B : gy.extent[0];
-  // Tiles no larger than the output: a split wider than its extent would
-  // shift inwards past the start.
-  const int KT = std::clamp(s.tile_k, 1, gw.extent[3]), XT = std::clamp(s.tile_x, 1, Wo);
-  const int P = std::clamp(s.parallel_split, 1, Ho);
-  Var yo("yo"), yi("yi"), kt("kt"), kin("kin"), task("task"), xo("xo"), xi("xi"), kbo("kbo"),
-      kbi("kbi");
   // Tails of the pure output shift inwards (a conv never works in place); the
   // accumulation is an update, so its tails are guarded instead.
   out.split(oy, yo, yi, P, TailStrategy::GuardWithIf);
@@ -143,13 +193,8 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
       .vectorize(ki)
       .unroll(ox)
       .unroll(kb);
-  if (!direct) {
-    Var cbn("cbn");
-    xb.compute_root().reorder(ci, ox, oy, cb, n).fuse(cb, n, cbn);
-    if (Bi >= 4) xb.vectorize(ci);
-    if (s.parallel) xb.parallel(cbn);
-  }
   b.output = out;
+  schedule_xb();
   return b;
 }
 
