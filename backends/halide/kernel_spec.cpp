@@ -104,6 +104,7 @@ std::string KernelSpec::key() const {
     case Family::MaxPool:
     case Family::AvgPool:
       k << ir::print_attrs(pool) << " include_pad=" << count_include_pad;
+      if (in_block) k << " in_block=" << in_block;
       break;
     case Family::Lrn:
     case Family::LrnGrad:

@@ -143,6 +143,11 @@ bool Lowerer::node(const Node& n) {
       }
       if (n.op == OpKind::Lrn) s.lrn = n.as<ir::LrnAttrs>();
       Geometry gx = dense(x->type.shape.dims), gy = dense(y->type.shape.dims);
+      if (blocked_.count(y)) {  // a pooling between blocked convolutions (choose_layouts)
+        s.in_block = channel_block(x->type.shape[1]);
+        gx = activation(x, false);
+        gy = activation(y, false);
+      }
       s.args = {gx, gy};
       call(n, s, {view(x, gx), view(y, gy)});
       return true;

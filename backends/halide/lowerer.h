@@ -116,27 +116,57 @@ class Lowerer {
 
  private:
   // Values kept in the blocked layout (channel_block) between convolutions:
-  // produced by a blocked convolution and read only by blocked convolutions,
-  // as their data input or residual. Everything else is NCHW, so layout
-  // conversions happen only where a blocked chain meets another op.
+  // produced by a blocked convolution, or by a max/average pooling or a
+  // concatenation along channels of blocked values, and read only by blocked
+  // convolutions (as their data input or residual) or by such poolings and
+  // concatenations. Everything else is NCHW, so layout conversions happen
+  // only where a blocked chain meets another op.
+  // A concatenation whose parts' channel counts are multiples of the whole's
+  // block joins whole blocks: part k of image n is the same contiguous bytes
+  // at the same offset in either layout, so its slices (built in place or
+  // copied) do not depend on the layout (SqueezeNet's Fire modules).
   void choose_layouts() {
     auto blocked_conv = [](const Node& n) {
       return n.op == OpKind::Conv2d && n.output()->type.shape.rank() == 4 &&
              conv_block(n.as<ir::Conv2dAttrs>(), n.inputs[0]->type.shape[1]) > 0;
     };
+    auto block_keeping = [](const Node& n) {
+      const Value* y = n.output();
+      if ((n.op == OpKind::MaxPool || n.op == OpKind::AvgPool) && y->type.shape.rank() == 4)
+        return channel_block(y->type.shape[1]) > 0;
+      if (n.op != OpKind::Concat || y->type.shape.rank() != 4) return false;
+      int64_t axis = n.as<ir::ConcatAttrs>().axis;
+      if (axis < 0) axis += 4;
+      const int B = channel_block(y->type.shape[1]);
+      if (axis != 1 || B == 0) return false;
+      for (const Value* v : n.inputs)
+        if (v->type.shape.rank() != 4 || channel_block(v->type.shape[1]) != B) return false;
+      return true;
+    };
     for (const auto& n : g_.nodes())
-      if (blocked_conv(*n)) blocked_.insert(n->output());
-    for (const auto& n : g_.nodes()) {
-      auto ops = ir::split_operands(*n);
-      for (const Value* v : n->inputs) {
-        const bool read_blocked = blocked_conv(*n) && ops &&
-                                  (ops->data[0] == v || ops->residual == v) &&
-                                  std::count(n->inputs.begin(), n->inputs.end(), v) ==
-                                      (ops->data[0] == v) + (ops->residual == v);
-        if (!read_blocked) blocked_.erase(v);
+      if (blocked_conv(*n) || block_keeping(*n)) blocked_.insert(n->output());
+    for (const Value* v : g_.outputs()) blocked_.erase(v);
+    // Dropping one value's blocks can drop a pooling's or concatenation's
+    // (its output when an input is NCHW, its inputs when its output is): to
+    // a fixed point.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const auto& n : g_.nodes()) {
+        auto ops = ir::split_operands(*n);
+        const bool keeps = block_keeping(*n) && blocked_.count(n->output());
+        for (const Value* v : n->inputs) {
+          if (!blocked_.count(v)) {
+            if (keeps) changed |= blocked_.erase(n->output()) > 0;
+            continue;
+          }
+          const bool read_blocked =
+              keeps || (blocked_conv(*n) && ops && (ops->data[0] == v || ops->residual == v) &&
+                        std::count(n->inputs.begin(), n->inputs.end(), v) ==
+                            (ops->data[0] == v) + (ops->residual == v));
+          if (!read_blocked) changed |= blocked_.erase(v) > 0;
+        }
       }
     }
-    for (const Value* v : g_.outputs()) blocked_.erase(v);
   }
 
   // The geometry of a convolution's activation: NCHW, or [B·W, H, C/B, N]

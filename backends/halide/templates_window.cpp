@@ -47,27 +47,47 @@ Built pool(const KernelSpec& k, const Schedule& s) {
   const Geometry& gx = k.args[0];
   ImageParam x = fixed_input(gx, "x");
   b.args = {x};
-  const int W = gx.extent[0], H = gx.extent[1];
+  // Blocked (k.in_block = B): in and out are [B·W, H, C/B, N], a pixel's B
+  // channels adjacent; the window slides over whole blocks.
+  const int B = std::max(1, k.in_block);
+  const int W = gx.extent[0] / B, H = gx.extent[1];
   const int KW = static_cast<int>(a.kernel.w), KH = static_cast<int>(a.kernel.h);
-  Var ox("ox"), oy("oy"), c("c"), n("n");
+  Var ox("ox"), oy("oy"), c("c"), n("n"), ki("ki"), xk("xk");
   RDom r(0, KW, 0, KH, "r");
-  Expr ws = ox * static_cast<int>(a.stride.w) - static_cast<int>(a.pad.left);
+  auto window_x = [&](Expr x_) {
+    return x_ * static_cast<int>(a.stride.w) - static_cast<int>(a.pad.left);
+  };
+  Expr ws = window_x(ox);
   Expr hs = oy * static_cast<int>(a.stride.h) - static_cast<int>(a.pad.top);
+  const bool max_pool = k.family == Family::MaxPool;
+  Func xp = BoundaryConditions::constant_exterior(
+      x, max_pool ? -std::numeric_limits<float>::infinity() : 0.0f, {{0, W * B}, {0, H}});
+  // red(ki, x, y, c, n) when blocked, red(x, y, c, n) in NCHW.
+  auto at = [&](Expr k_, Expr x_) {
+    std::vector<Expr> e{x_, oy, c, n};
+    if (k.in_block) e.insert(e.begin(), k_);
+    return e;
+  };
   Func red("red"), out("out");
-  if (k.family == Family::MaxPool) {
-    const float inf = std::numeric_limits<float>::infinity();
-    Func xp = BoundaryConditions::constant_exterior(x, -inf, {{0, W}, {0, H}});
-    red(ox, oy, c, n) = -inf;  // padding never wins
-    red(ox, oy, c, n) = max(red(ox, oy, c, n), xp(ws + r.x, hs + r.y, c, n));
-    out(ox, oy, c, n) = red(ox, oy, c, n);
-  } else {
-    Func xp = BoundaryConditions::constant_exterior(x, 0.0f, {{0, W}, {0, H}});
-    red(ox, oy, c, n) = 0.0f;
-    red(ox, oy, c, n) += xp(ws + r.x, hs + r.y, c, n);
-    out(ox, oy, c, n) = red(ox, oy, c, n) / cast<float>(avg_pool_count(k, ws, hs, W, H));
-  }
+  red(at(ki, ox)) =
+      max_pool ? -std::numeric_limits<float>::infinity() : 0.0f;  // padding never wins
+  Expr v = xp(k.in_block ? ki + B * (ws + r.x) : ws + r.x, hs + r.y, c, n);
+  red(at(ki, ox)) = max_pool ? max(red(at(ki, ox)), v) : red(at(ki, ox)) + v;
+  // out(x, ...) in NCHW; out(ki + B·x, ...) blocked.
+  Expr px = k.in_block ? xk / B : Expr(xk);
+  Expr pooled = red(at(xk % B, px));
+  if (!max_pool) pooled = pooled / cast<float>(avg_pool_count(k, window_x(px), hs, W, H));
+  out(xk, oy, c, n) = pooled;
   fix_output(out, k.args.back());
-  schedule_rows(out, red, r, s, k.args.back().extent[0]);
+  if (k.in_block) {
+    Var xo("xo"), xi("xi"), cn("cn");
+    out.split(xk, xo, xi, B).vectorize(xi).fuse(c, n, cn);
+    if (s.parallel) out.parallel(cn);
+    red.compute_at(out, xo).vectorize(ki);
+    red.update().reorder(ki, r.x, r.y).vectorize(ki);
+  } else {
+    schedule_rows(out, red, r, s, k.args.back().extent[0]);
+  }
   b.output = out;
   return b;
 }

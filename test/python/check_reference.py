@@ -132,6 +132,8 @@ def op_cases():
     add("fused blocked conv+residual+relu", FUSED_CONV.replace("6", "16"))
     add("blocked layout between convolutions", BLOCKED_CHAIN)
     add("blocked layout through depthwise convolutions", BLOCKED_MOBILE)
+    add("blocked layout through concatenations b1", BLOCKED_FIRE)
+    add("blocked layout through concatenations b2", BLOCKED_FIRE.replace("f32[1,", "f32[2,"))
     add("fused depthwise conv+clip", FUSED_DW)
     add("fused linear+leaky_relu, add+sigmoid", FUSED_LINEAR)
     return cases
@@ -184,6 +186,44 @@ BLOCKED_MOBILE = """graph "blocked_mobile" {
   %q = conv2d(%d, @q.weight) {filters=16, kernel=[1,1], bias=false}
   %d2 = conv2d(%q, @d2.weight, %q) {filters=16, kernel=[3,3], pad=[1,1,1,1], groups=16, bias=false, epilogue=residual}
   output %d2
+}
+"""
+# Fire modules (SqueezeNet): a concatenation of blocked convolutions read by
+# convolutions stays blocked (%e: in place at batch 1, copied at batch 2),
+# unless a part has another block (%g: 8 + 16 channels) or another op reads
+# the whole (%h, read by a max_pool that is an output). Poolings between
+# blocked convolutions are blocked too (%p, %q).
+BLOCKED_FIRE = """graph "blocked_fire" {
+  input %x: f32[1,16,6,5]
+  param @s.weight: f32[16,16,1,1]
+  param @s.bias: f32[16]
+  param @e1.weight: f32[16,16,1,1]
+  param @e3.weight: f32[32,16,3,3]
+  param @e3.bias: f32[32]
+  param @f.weight: f32[8,48,1,1]
+  param @t.weight: f32[16,48,3,3]
+  param @u.weight: f32[16,24,1,1]
+  param @u2.weight: f32[16,24,1,1]
+  param @v.weight: f32[16,32,1,1]
+  param @w.weight: f32[16,48,1,1]
+  %s = conv2d(%x, @s.weight, @s.bias) {filters=16, kernel=[1,1], epilogue=relu}
+  %e1 = conv2d(%s, @e1.weight) {filters=16, kernel=[1,1], bias=false, epilogue=relu}
+  %e3 = conv2d(%s, @e3.weight, @e3.bias) {filters=32, kernel=[3,3], pad=[1,1,1,1], epilogue=relu}
+  %e = concat(%e1, %e3) {axis=1}
+  %f = conv2d(%e, @f.weight) {filters=8, kernel=[1,1], bias=false}
+  %t = conv2d(%e, @t.weight) {filters=16, kernel=[3,3], pad=[1,1,1,1], bias=false}
+  %g = concat(%f, %t) {axis=1}
+  %u = conv2d(%g, @u.weight) {filters=16, kernel=[1,1], bias=false}
+  %u2 = conv2d(%g, @u2.weight) {filters=16, kernel=[1,1], bias=false, epilogue=relu}
+  %h = concat(%u, %u2) {axis=1}
+  %v = conv2d(%h, @v.weight) {filters=16, kernel=[1,1], bias=false}
+  %m = max_pool(%h) {kernel=[2,2], stride=[2,2]}
+  %p = max_pool(%e) {kernel=[3,3], stride=[2,2], pad=[1,1,1,1], ceil_mode=true}
+  %q = avg_pool(%p) {kernel=[2,2], pad=[1,1,1,1], count_include_pad=false}
+  %w = conv2d(%q, @w.weight) {filters=16, kernel=[1,1], bias=false}
+  output %v
+  output %m
+  output %w
 }
 """
 FUSED_DW = """graph "fused_dw" {
