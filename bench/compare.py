@@ -4,7 +4,8 @@
 For each network and batch size, every system runs in its own worker process
 (loaded once, warmed up), and the timed runs are interleaved: round k times
 run k of each system in turn, so that a noisy neighbour slows all of them
-alike. Systems, all with 2 threads:
+alike, starting each round one system later (every system follows every
+other equally often: threads that spin after a run slow whoever is next). Systems, all with 2 threads:
 
   cnnc        the library from `cnnc compile` (default multi-target build),
               called through its C API with ctypes
@@ -183,8 +184,13 @@ def bench_one(args, d, name, batch, rows):
         env = dict(os.environ, LD_PRELOAD=blas)
         workers.append(Worker("torch-jit+openblas",
                               [sys.executable, "-c", TORCH_WORKER, name, x, "jit"], env))
-    for _ in range(args.runs):  # interleaved rounds
-        for w in workers:
+    # Interleaved rounds, each starting one system later than the last, so
+    # every system follows every other equally often: some keep their
+    # threads spinning for milliseconds after a run (libgomp's default spin,
+    # ONNX Runtime's pool), which slows whichever system runs next.
+    for k in range(args.runs):
+        for i in range(len(workers)):
+            w = workers[(k + i) % len(workers)]
             w.times.append(w.ask("run"))
     gflop = cnnc_gflop(args.cnnc, net) * batch
     res = {w.label: (median(w.times), w.close()) for w in workers}
@@ -249,7 +255,8 @@ def main():
                     f"{' --networks ' + args.networks if args.networks != ','.join(NETWORKS) else ''}"
                     f" --runs {args.runs}` on {time.strftime('%Y-%m-%d')}.\n\n")
             f.write(f"Machine: {model}, {os.cpu_count()} cores, {flags}. Every system uses 2 threads; "
-                    f"medians of {args.runs} interleaved runs after 3 warm-ups. Debian's PyTorch "
+                    f"medians of {args.runs} interleaved runs after 3 warm-ups (each round starts one "
+                    f"system later, so each follows each other equally often). Debian's PyTorch "
                     f"links the reference BLAS, so its linear layers are slow"
                     f"{'' if any(os.path.exists(p) for p in OPENBLAS) else ' (OpenBLAS is not installed here, so the OpenBLAS column is absent)'}."
                     f" Memory is each worker process's peak resident set (a Python process: "

@@ -63,9 +63,12 @@ struct KernelSpec {
 
   // Conv and Linear.
   ir::Conv2dAttrs conv;  ///< kernel, stride, pad, dilation, groups (filters = K)
-  /// Conv only: when > 0 the weights come packed [block, C, S·R, K/block]
+  /// Conv: when > 0 the weights come packed [block, C, S·R, K/block]
   /// (innermost first) and the kernel computes in blocks of `block` output
   /// channels (conv_block below); 0: weights [S, R, Cg, K] as in the IR.
+  /// Linear: when > 0 (kLinearBlock) the weights come packed [block, F,
+  /// U'/block], U' the units rounded up to kLinearPad (zeros beyond U);
+  /// 0: [U, F] (or as the geometry's strides say).
   int block = 0;
   /// Blocked conv only: the input arrives in blocks of in_block channels
   /// ([in_block·W, H, C/in_block, N], innermost first) instead of NCHW (0);
@@ -113,6 +116,12 @@ InputBlocks input_blocks(const KernelSpec& k);
 /// channel) are blocked too; other grouped ones stay plain. Independent of the
 /// ISA, because every ISA variant of a kernel reads the same packed weights.
 int conv_block(const ir::Conv2dAttrs& a, int64_t in_channels);
+
+/// A linear layer's packed weights (KernelSpec::block): blocks of 16 units,
+/// each block's rows adjacent, so a tile of units streams one contiguous
+/// run of memory (not 64 bytes every U·4); units padded to a multiple of 64,
+/// the widest tile the template makes.
+constexpr int kLinearBlock = 16, kLinearPad = 64;
 /// The block of a tensor of C channels kept in the blocked layout between
 /// convolutions: as conv_block for C filters (16 or 8; 0: stays NCHW).
 int channel_block(int64_t channels);

@@ -107,17 +107,20 @@ bool Lowerer::node(const Node& n) {
       };
       Geometry gx = dense({N, F}), gy = dense({N, U});
       add(gx, view(x, gx));
-      // Weights transposed to [F, units]: the kernel vectorises over units.
+      // Weights packed in blocks of kLinearBlock units, [U'/B, F, B]: the
+      // kernel vectorises over units and each tile streams adjacent rows.
       const Value* w = ops->params[0];
+      const int64_t B = kLinearBlock, Up = (U + kLinearPad - 1) / kLinearPad * kLinearPad;
       std::vector<float> wt;
       if (w->data) {
-        wt.resize(static_cast<size_t>(F * U));
+        wt.assign(static_cast<size_t>(F * Up), 0.0f);
         for (int64_t u = 0; u < U; ++u)
           for (int64_t f = 0; f < F; ++f)
-            wt[static_cast<size_t>(f * U + u)] = (*w->data)[u * F + f];
+            wt[static_cast<size_t>((u / B * F + f) * B + u % B)] = (*w->data)[u * F + f];
       }
-      Geometry gw = dense({F, U});
-      add(gw, weight(w->name, {F, U}, std::move(wt), gw));
+      s.block = static_cast<int>(B);
+      Geometry gw = dense({Up / B, F, B});
+      add(gw, weight(w->name + ".packed" + std::to_string(B), {Up / B, F, B}, std::move(wt), gw));
       if (a.bias) {
         Geometry gb = dense({U});
         add(gb, param(ops->params[1], gb));

@@ -133,12 +133,21 @@ Schedule default_schedule(const KernelSpec& spec, Isa isa) {
     }
     case Family::Linear: {
       // Vectorised over units (output extent 0); tiles of up to 4 batch rows
-      // (tile_k) × tile_x vectors, ≤ 12 accumulators, at least two vectors
-      // wide so every weight row fetched is a whole cache line.
+      // (tile_k) × tile_x vectors, ≤ 12 accumulators (24 on AVX-512), at
+      // least two vectors wide so every weight row fetched is a whole cache
+      // line. Packed weights (spec.block) take tiles of 16, 32 or 64 units.
+      const int budget = isa == Isa::Avx512 ? 24 : 12;
       s.tile_k = static_cast<int>(std::min<int64_t>(4, out.extent[1]));
-      s.tile_x = static_cast<int>(
-          std::min<int64_t>(std::max(2, 12 / s.tile_k), std::max<int64_t>(1, width / s.vector)));
-      s.tile_x = std::min(s.tile_x, 4);
+      const int64_t vectors = std::max<int64_t>(1, width / s.vector);
+      if (!spec.block) {
+        s.tile_x = static_cast<int>(std::min<int64_t>(std::max(2, 12 / s.tile_k), vectors));
+        s.tile_x = std::min(s.tile_x, 4);
+        break;
+      }
+      s.tile_x = 1;
+      while (s.tile_x * 2 * s.tile_k <= budget && s.tile_x * 2 * s.vector <= kLinearPad &&
+             s.tile_x * 2 <= vectors)
+        s.tile_x *= 2;
       break;
     }
     case Family::ConvGradInput: {  // a convolution of dy (templates_grad.cpp)

@@ -208,12 +208,15 @@ Built linear(const KernelSpec& k, const Schedule& s) {
   const ProductArgs args = product_args(k, b);
   const ImageParam &x = args.x, &w = args.w;
   const std::optional<ImageParam>&bias = args.bias, &res = args.res;
+  const int U = k.args.back().extent[0], PB = k.block;
 
   Var u("u"), n("n");
   RDom r(0, gx.extent[0], "r");
   Func acc("acc"), out("out");
-  acc(u, n) = bias ? (*bias)(u) : Expr(0.0f);
-  acc(u, n) += w(u, r) * x(r, n);
+  // Packed weights (PB > 0) are zero beyond U up to a multiple of
+  // kLinearPad, so whole tiles are computed; the bias is clamped there.
+  acc(u, n) = bias ? (*bias)(PB ? min(u, U - 1) : Expr(u)) : Expr(0.0f);
+  acc(u, n) += (PB ? w(u % PB, r, u / PB) : w(u, r)) * x(r, n);
   Expr v = acc(u, n);
   if (res) v = v + (*res)(u, n);
   out(u, n) = activate(k.epilogue.act, v);
@@ -222,13 +225,31 @@ Built linear(const KernelSpec& k, const Schedule& s) {
   // A register tile is tile_x vectors of units × tile_k rows of the batch, so
   // each weight vector is loaded once per tile_k rows: at batch 8 the weights
   // (AlexNet's and VGG's 100-400 MB) are streamed once, not eight times.
-  const int V = s.vector, TX = s.tile_x;
+  const int V = s.vector;
   const int TN = std::clamp(s.tile_k, 1, k.args.back().extent[1]);
   Var uo("uo"), ui("ui"), uv("uv"), ul("ul"), no("no"), ni("ni");
-  out.split(u, uo, ui, V * TX).split(n, no, ni, TN).reorder(ui, ni, uo, no);
-  out.split(ui, uv, ul, V).vectorize(ul).unroll(uv).unroll(ni);
-  if (s.parallel) out.parallel(uo);
-  acc.compute_at(out, uo);
+  if (PB) {
+    // Tiles of whole blocks, aligned to them (u % PB then folds to a dense
+    // vector): the batch's row tiles run inside a tile of units, so its
+    // weights are read from memory once and then from cache.
+    int T = PB;  // a power of two times PB, so that it divides kLinearPad
+    while (T < V * s.tile_x && T < kLinearPad) T *= 2;
+    out.split(u, uo, ui, T, TailStrategy::GuardWithIf)
+        .split(n, no, ni, TN)
+        .reorder(ui, ni, no, uo)
+        .split(ui, uv, ul, V, TailStrategy::GuardWithIf)
+        .vectorize(ul)
+        .unroll(uv)
+        .unroll(ni);
+    if (s.parallel) out.parallel(uo);
+    acc.compute_at(out, no).align_bounds(u, T);
+  } else {
+    const int T = V * s.tile_x;
+    out.split(u, uo, ui, T).split(n, no, ni, TN).reorder(ui, ni, uo, no);
+    out.split(ui, uv, ul, V).vectorize(ul).unroll(uv).unroll(ni);
+    if (s.parallel) out.parallel(uo);
+    acc.compute_at(out, uo);
+  }
   acc.split(u, uv, ul, V).vectorize(ul).unroll(uv).unroll(n);
   acc.update().split(u, uv, ul, V).reorder(ul, uv, n, r).vectorize(ul).unroll(uv).unroll(n);
   b.output = out;

@@ -210,6 +210,11 @@ TEST(Lower, KernelsBuffersAndWeightLayouts) {
   %s = softmax(%f)
   output %s
 })");
+  ir::Value* w = g.find_value("fc.weight", true);
+  ASSERT_NE(w, nullptr);
+  auto values = std::make_shared<ir::Tensor>(w->type.shape);
+  for (int64_t i = 0; i < values->size(); ++i) (*values)[i] = static_cast<float>(i % 997) + 1.0f;
+  w->data = values;
   halide::LoweredModel m;
   DiagnosticEngine diag(std::cerr);
   ASSERT_TRUE(halide::lower(g, m, diag));
@@ -217,12 +222,21 @@ TEST(Lower, KernelsBuffersAndWeightLayouts) {
   EXPECT_EQ(m.calls[0].layer, "c");
   EXPECT_EQ(m.specs[static_cast<size_t>(m.calls[0].spec)].epilogue.act.op, ir::OpKind::Relu);
   EXPECT_EQ(m.calls[1].op, "linear");
-  // Linear weights are stored transposed, [F, units], so the kernel vectorises over units.
+  // Linear weights are stored in blocks of 16 units, [units'/16, F, 16], the
+  // units padded with zeros to 64, so the kernel vectorises over units and a
+  // tile's rows are adjacent.
   const halide::WeightTensor* fc = nullptr;
   for (const auto& w : m.weights)
-    if (w.name == "fc.weight") fc = &w;
+    if (w.name == "fc.weight.packed16") fc = &w;
   ASSERT_NE(fc, nullptr);
-  EXPECT_EQ(fc->shape, (std::vector<int64_t>{256, 5}));
+  EXPECT_EQ(fc->shape, (std::vector<int64_t>{4, 256, 16}));
+  EXPECT_EQ(m.specs[static_cast<size_t>(m.calls[1].spec)].block, 16);
+  ASSERT_EQ(fc->data.size(), 4u * 256 * 16);
+  for (int64_t u = 0; u < 64; ++u)
+    for (int64_t f = 0; f < 256; f += 51)
+      EXPECT_EQ(fc->data[static_cast<size_t>((u / 16 * 256 + f) * 16 + u % 16)],
+                u < 5 ? (*values)[u * 256 + f] : 0.0f)
+          << "unit " << u << " feature " << f;
   for (const auto& w : m.weights) EXPECT_EQ(w.offset % 64, 0) << w.name;
   EXPECT_EQ(m.inputs.size(), 1u);
   EXPECT_EQ(m.outputs[0].shape, (std::vector<int64_t>{1, 5}));
