@@ -113,6 +113,15 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
       if (s.parallel) xb.parallel(cbn);
     }
   };
+  // The register tile: tile_x pixels × tile_k channel blocks, in registers.
+  auto schedule_part = [&](Func at, Var level) {
+    part.compute_at(at, level).vectorize(ki).unroll(ox).unroll(kb);
+    part.update()
+        .reorder(ki, ox, kb, r[0], r[1], r[2], r[3], oy, ch, n)
+        .vectorize(ki)
+        .unroll(ox)
+        .unroll(kb);
+  };
   if (k.out_blocked && CB / CH == 1) {
     // One pass over the input channels (every depthwise convolution, and
     // most with ≤ 64 input channels): the register tile (part) is written
@@ -138,12 +147,7 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
         .fuse(kt, yo, task)
         .fuse(task, n, task);
     if (s.parallel) out.parallel(task);
-    part.compute_at(out, xt).vectorize(ki).unroll(ox).unroll(kb);
-    part.update()
-        .reorder(ki, ox, kb, r[0], r[1], r[2], r[3], oy, ch, n)
-        .vectorize(ki)
-        .unroll(ox)
-        .unroll(kb);
+    schedule_part(out, xt);
     b.output = out;
     schedule_xb();
     return b;
@@ -187,12 +191,7 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
       .vectorize(ki)
       .unroll(xi)
       .unroll(kbi);
-  part.compute_at(acc, xo).vectorize(ki).unroll(ox).unroll(kb);
-  part.update()
-      .reorder(ki, ox, kb, r[0], r[1], r[2], r[3], oy, ch, n)
-      .vectorize(ki)
-      .unroll(ox)
-      .unroll(kb);
+  schedule_part(acc, xo);
   b.output = out;
   schedule_xb();
   return b;
