@@ -45,7 +45,9 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
   // Input channels in blocks of Bi (input_blocks).
   const int xin = k.in_block;
   const int W = xin ? gx.extent[0] / xin : gx.extent[0], H = gx.extent[1];
-  const auto [C, Bi] = input_blocks(k);
+  // Plain ints, not a structured binding: lambdas below capture them (clang 14).
+  const InputBlocks blocks_in = input_blocks(k);
+  const int C = blocks_in.channels, Bi = blocks_in.block;
   const int B = gw.extent[0], S = static_cast<int>(a.kernel.w);
   // Depthwise: each output channel reads its own input channel, so the input
   // block is the output block (conv_block) and there is nothing to sum across.
