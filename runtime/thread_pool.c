@@ -95,8 +95,13 @@ static int64_t now_ns(void) {
 
 /* Inside a run a worker spins for the next loop, but only for SPIN_NS after
  * the last one: the gaps between a run's kernels are microseconds, and a
- * worker that spins longer only takes the core from whoever else needs it. */
-#define SPIN_NS 200000
+ * worker that spins longer only takes the core from whoever else needs it.
+ * 2 ms, not 0.2: right after the CPU has been idle (a request after a pause,
+ * another process's turn in a benchmark), gaps over 0.2 ms are common and
+ * each costs a sleep and a wake-up: MobileNetV2 b1 after 50 ms idle had ~33
+ * context switches per run with 0.2 ms, ~5 with 2 ms (perf stat), and ran
+ * 3-15 % faster. Workers still sleep as soon as a run ends. */
+#define SPIN_NS 2000000
 
 static void* worker(void* arg) {
   (void)arg;
