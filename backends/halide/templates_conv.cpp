@@ -199,9 +199,10 @@ Built conv(const KernelSpec& k, const Schedule& s) {
   return b;
 }
 
-// x [F, N], weights transposed [units, F]: vectorised along the units, each
-// task a tile of tile_x vectors × tile_k batch rows with the whole reduction
-// inside.
+// x [F, N], weights [units, F] (innermost first; any strides: training's
+// products read them in place) or packed in blocks (k.block: [16, F, U'/16],
+// inference): vectorised along the units, each task a tile of tile_x vectors
+// × tile_k batch rows with the whole reduction inside.
 Built linear(const KernelSpec& k, const Schedule& s) {
   Built b;
   const Geometry& gx = k.args[0];
