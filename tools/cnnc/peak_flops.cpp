@@ -14,21 +14,27 @@ namespace cnnc::tool {
 namespace {
 
 // Each returns the flops done in `iters` iterations: 12 independent FMA chains
-// (more than latency × throughput on every x86 we run on).
-#define CNNC_FMA_BODY(VEC, SET1, FMA, ADD, LANES)                                           \
-  VEC m = SET1(0.9999999f), c = SET1(1e-7f);                                                \
-  VEC a0 = SET1(1), a1 = SET1(1), a2 = SET1(1), a3 = SET1(1), a4 = SET1(1), a5 = SET1(1);   \
-  VEC a6 = SET1(1), a7 = SET1(1), a8 = SET1(1), a9 = SET1(1), a10 = SET1(1), a11 = SET1(1); \
-  for (long i = 0; i < iters; ++i) {                                                        \
-    a0 = FMA(a0, m, c), a1 = FMA(a1, m, c), a2 = FMA(a2, m, c), a3 = FMA(a3, m, c);         \
-    a4 = FMA(a4, m, c), a5 = FMA(a5, m, c), a6 = FMA(a6, m, c), a7 = FMA(a7, m, c);         \
-    a8 = FMA(a8, m, c), a9 = FMA(a9, m, c), a10 = FMA(a10, m, c), a11 = FMA(a11, m, c);     \
-  }                                                                                         \
-  VEC s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));                \
-  s = ADD(s, ADD(ADD(a8, a9), ADD(a10, a11)));                                              \
-  alignas(64) float out[LANES];                                                             \
-  std::memcpy(out, &s, sizeof out);                                                         \
-  sink_store.store(out[0], std::memory_order_relaxed);                                      \
+// (more than latency × throughput on every x86 we run on). The chains start
+// from different values and pass through an empty asm each iteration: with
+// equal starts GCC merges them into one chain, which then measures one FMA's
+// latency and counts it twelve times (3× the true AVX-512 peak on Zen 4).
+#define CNNC_FMA_BODY(VEC, SET1, FMA, ADD, LANES)                                       \
+  VEC m = SET1(0.9999999f), c = SET1(1e-7f);                                            \
+  VEC a0 = SET1(1.00f), a1 = SET1(1.01f), a2 = SET1(1.02f), a3 = SET1(1.03f);           \
+  VEC a4 = SET1(1.04f), a5 = SET1(1.05f), a6 = SET1(1.06f), a7 = SET1(1.07f);           \
+  VEC a8 = SET1(1.08f), a9 = SET1(1.09f), a10 = SET1(1.10f), a11 = SET1(1.11f);         \
+  for (long i = 0; i < iters; ++i) {                                                    \
+    a0 = FMA(a0, m, c), a1 = FMA(a1, m, c), a2 = FMA(a2, m, c), a3 = FMA(a3, m, c);     \
+    a4 = FMA(a4, m, c), a5 = FMA(a5, m, c), a6 = FMA(a6, m, c), a7 = FMA(a7, m, c);     \
+    a8 = FMA(a8, m, c), a9 = FMA(a9, m, c), a10 = FMA(a10, m, c), a11 = FMA(a11, m, c); \
+    asm volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5));      \
+    asm volatile("" : "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));    \
+  }                                                                                     \
+  VEC s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));            \
+  s = ADD(s, ADD(ADD(a8, a9), ADD(a10, a11)));                                          \
+  alignas(64) float out[LANES];                                                         \
+  std::memcpy(out, &s, sizeof out);                                                     \
+  sink_store.store(out[0], std::memory_order_relaxed);                                  \
   return static_cast<double>(iters) * 12 * LANES * 2;
 
 std::atomic<float> sink_store{0};
