@@ -5,7 +5,11 @@ For each network and batch size, every system runs in its own worker process
 (loaded once, warmed up), and the timed runs are interleaved: round k times
 run k of each system in turn, so that a noisy neighbour slows all of them
 alike, starting each round one system later (every system follows every
-other equally often: threads that spin after a run slow whoever is next). Systems, all with 2 threads:
+other equally often). Before each timed run the bench waits until every
+other worker has gone quiet (its threads used < 0.2 ms of CPU in the last
+5 ms; at most 1 s): ONNX Runtime's pool and libgomp keep their threads
+spinning for tens of ms after a run, which would slow whoever runs next on
+two cores (--no-settle measures without waiting). Systems, all with 2 threads:
 
   cnnc        the library from `cnnc compile` (default multi-target build),
               called through its C API with ctypes
@@ -139,6 +143,18 @@ class Worker:
             raise RuntimeError(f"{label} did not start: {line} {self.p.stderr.read()[-2000:]}")
         self.times = []
 
+    def cpu_ns(self):
+        """CPU time of all of the worker's threads so far, in ns (schedstat)."""
+        total = 0
+        task_dir = f"/proc/{self.p.pid}/task"
+        for t in os.listdir(task_dir):
+            try:
+                with open(f"{task_dir}/{t}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # a thread that ended meanwhile
+        return total
+
     def ask(self, what):
         self.p.stdin.write(what + "\n")
         self.p.stdin.flush()
@@ -149,6 +165,20 @@ class Worker:
         self.p.stdin.close()
         self.p.wait()
         return rss
+
+
+def settle(workers, quiet_ns=200_000, window_s=0.005, limit_s=1.0):
+    """Waits until no worker's threads used more than quiet_ns of CPU in the
+    last window_s (at most limit_s); returns the seconds waited."""
+    t0 = time.perf_counter()
+    last = [w.cpu_ns() for w in workers]
+    while time.perf_counter() - t0 < limit_s:
+        time.sleep(window_s)
+        now = [w.cpu_ns() for w in workers]
+        if all(b - a <= quiet_ns for a, b in zip(last, now)):
+            break
+        last = now
+    return time.perf_counter() - t0
 
 
 def median(v):
@@ -185,12 +215,16 @@ def bench_one(args, d, name, batch, rows):
         workers.append(Worker("torch-jit+openblas",
                               [sys.executable, "-c", TORCH_WORKER, name, x, "jit"], env))
     # Interleaved rounds, each starting one system later than the last, so
-    # every system follows every other equally often: some keep their
-    # threads spinning for milliseconds after a run (libgomp's default spin,
-    # ONNX Runtime's pool), which slows whichever system runs next.
+    # every system follows every other equally often. Some keep their
+    # threads spinning for tens of ms after a run (libgomp's default spin,
+    # ONNX Runtime's pool), which would slow whichever system runs next:
+    # each run waits for the others to go quiet first.
+    waited = {w.label: 0.0 for w in workers}
     for k in range(args.runs):
         for i in range(len(workers)):
             w = workers[(k + i) % len(workers)]
+            if not args.no_settle:
+                waited[w.label] += settle([o for o in workers if o is not w])
             w.times.append(w.ask("run"))
     gflop = cnnc_gflop(args.cnnc, net) * batch
     res = {w.label: (median(w.times), w.close()) for w in workers}
@@ -200,6 +234,9 @@ def bench_one(args, d, name, batch, rows):
     cells = "  ".join(f"{k} {v[0]:8.2f} ms {batch * 1e3 / v[0]:7.1f} img/s {gflop / v[0] * 1e3:6.1f} "
                       f"GFLOP/s {v[1]:6.0f} MiB" for k, v in res.items())
     print(f"{name:14} b{batch}  {cells}  cnnc/best {ratio:.2f}", flush=True)
+    if not args.no_settle:
+        print("  waited for the others to go quiet, mean ms per run: " +
+              ", ".join(f"{k} {v * 1e3 / args.runs:.1f}" for k, v in waited.items()), flush=True)
     os.remove(onnx_path)
     return ratio
 
@@ -227,6 +264,8 @@ def main():
     ap.add_argument("--networks", default=",".join(NETWORKS))
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--no-settle", action="store_true",
+                    help="do not wait for the other systems' threads to go quiet before each run")
     ap.add_argument("--markdown", default="", help="also write the results as markdown")
     args = ap.parse_args()
     cpu = open("/proc/cpuinfo").read()
@@ -248,15 +287,17 @@ def main():
         print(f"ResNet-50 3x3 convs: mean {sum(pcts) / len(pcts):.1f} % of the measured fp32 peak "
               f"({peak} GFLOP/s), {len(pcts)} kernels")
     if args.markdown:
+        SETTLED = "; each run starts once the other systems' threads have gone quiet"
         systems = list(rows[0][2].keys()) if rows else []
         with open(args.markdown, "w") as f:
             f.write("# cnnc against ONNX Runtime and PyTorch\n\n")
             f.write(f"Regenerated by `bench/compare.py --markdown bench/RESULTS.md"
                     f"{' --networks ' + args.networks if args.networks != ','.join(NETWORKS) else ''}"
-                    f" --runs {args.runs}` on {time.strftime('%Y-%m-%d')}.\n\n")
+                    f" --runs {args.runs}{' --no-settle' if args.no_settle else ''}` on {time.strftime('%Y-%m-%d')}.\n\n")
             f.write(f"Machine: {model}, {os.cpu_count()} cores, {flags}. Every system uses 2 threads; "
                     f"medians of {args.runs} interleaved runs after 3 warm-ups (each round starts one "
-                    f"system later, so each follows each other equally often). Debian's PyTorch "
+                    f"system later, so each follows each other equally often"
+                    f"{'' if args.no_settle else SETTLED}). Debian's PyTorch "
                     f"links the reference BLAS, so its linear layers are slow"
                     f"{'' if any(os.path.exists(p) for p in OPENBLAS) else ' (OpenBLAS is not installed here, so the OpenBLAS column is absent)'}."
                     f" Memory is each worker process's peak resident set (a Python process: "
