@@ -100,6 +100,7 @@ std::string KernelSpec::key() const {
       if (block)
         k << " block=" << block << " in_block=" << in_block << " out_blocked=" << out_blocked
           << " res_blocked=" << res_blocked;
+      if (winograd) k << " winograd=1";
       break;
     case Family::MaxPool:
     case Family::AvgPool:

@@ -75,6 +75,9 @@ struct KernelSpec {
   /// the output and the residual likewise in blocks of `block`.
   int in_block = 0;
   bool out_blocked = false, res_blocked = false;
+  /// Blocked 3×3 conv: computed by Winograd F(4×4, 3×3) (winograd.h); the
+  /// weights come transformed, [block, C, 36, K/block].
+  bool winograd = false;
   bool bias = false;
   ir::Epilogue epilogue;  ///< also the activation of Elementwise kernels
   // Pooling.

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "backends/halide/lowerer.h"
+#include "backends/halide/winograd.h"
 #include "ir/analysis.h"
 #include "ir/shape_inference.h"
 #include "support/internal_error.h"
@@ -55,6 +56,9 @@ bool Lowerer::node(const Node& n) {
       s.in_block = blocked_.count(x) ? channel_block(x->type.shape[1]) : 0;
       s.out_blocked = blocked_.count(y) > 0;
       s.res_blocked = ops->residual && blocked_.count(ops->residual);
+      s.winograd = s.block && options_.winograd &&
+                   winograd_applies(a, x->type.shape[1], y->type.shape[2], y->type.shape[3],
+                                    y->type.shape[0], s.in_block > 0, s.out_blocked);
       Geometry gx = activation(x, pointwise && unit_stride);
       const bool flat_out = pointwise && (unit_stride || !s.block);
       Geometry gy = activation(y, flat_out);
@@ -62,10 +66,13 @@ bool Lowerer::node(const Node& n) {
       if (s.block) {
         const Value* w = ops->params[0];
         const ir::Shape& ws = w->type.shape;  // [K, Cg, R, S]
-        const int64_t K = ws[0], Cg = ws[1], RS = ws[2] * ws[3], B = s.block;
+        const int64_t K = ws[0], Cg = ws[1], B = s.block;
+        const int64_t RS = s.winograd ? kWinogradPoints : ws[2] * ws[3];
         Geometry gw = dense({K / B, RS, Cg, B});
         std::vector<float> packed;
-        if (w->data) {
+        if (w->data && s.winograd) {
+          packed = winograd_weights(w->data->data, K, Cg, static_cast<int>(B));
+        } else if (w->data) {
           const std::vector<float>& src = w->data->data;
           packed.resize(src.size());
           for (int64_t k = 0; k < K; ++k)
@@ -74,8 +81,8 @@ bool Lowerer::node(const Node& n) {
                 packed[static_cast<size_t>(((k / B * RS + rs) * Cg + c) * B + k % B)] =
                     src[static_cast<size_t>((k * Cg + c) * RS + rs)];
         }
-        add(gw, weight(w->name + ".blocked" + std::to_string(B), {K / B, RS, Cg, B},
-                       std::move(packed), gw));
+        add(gw, weight(w->name + (s.winograd ? ".winograd" : ".blocked") + std::to_string(B),
+                       {K / B, RS, Cg, B}, std::move(packed), gw));
       } else {
         Geometry gw = dense(ops->params[0]->type.shape.dims);
         add(gw, param(ops->params[0], gw));
@@ -263,8 +270,9 @@ std::string weights_blob(const LoweredModel& m) {
   return blob;
 }
 
-bool lower(const ir::Graph& g, LoweredModel& out, DiagnosticEngine& diag) {
-  return lowering::Lowerer(g, out, diag).run();
+bool lower(const ir::Graph& g, LoweredModel& out, DiagnosticEngine& diag,
+           const LowerOptions& options) {
+  return lowering::Lowerer(g, out, diag, options).run();
 }
 
 }  // namespace cnnc::halide

@@ -71,9 +71,17 @@ std::string weights_layout(const LoweredModel& m);
 /// The weights blob: every tensor at its offset, zero padding between.
 std::string weights_blob(const LoweredModel& m);
 
+/// Choices of algorithm, where more than one computes a layer.
+struct LowerOptions {
+  /// 3×3 convolutions by Winograd F(4×4, 3×3) where it applies
+  /// (winograd_applies); false: every convolution direct.
+  bool winograd = true;
+};
+
 /// Lowers `g`, which must be memory-planned: a network, or a training graph
 /// (autodiff, optimizer), whose step then updates the weights in place.
 /// Reports what cannot be compiled and returns false.
-bool lower(const ir::Graph& g, LoweredModel& out, DiagnosticEngine& diag);
+bool lower(const ir::Graph& g, LoweredModel& out, DiagnosticEngine& diag,
+           const LowerOptions& options = {});
 
 }  // namespace cnnc::halide

@@ -72,8 +72,9 @@ std::vector<ConcatSlice> concat_slices(const Value* whole, int64_t axis, const V
 
 class Lowerer {
  public:
-  Lowerer(const ir::Graph& g, LoweredModel& out, DiagnosticEngine& diag)
-      : g_(g), out_(out), diag_(diag) {}
+  Lowerer(const ir::Graph& g, LoweredModel& out, DiagnosticEngine& diag,
+          const LowerOptions& options)
+      : g_(g), out_(out), diag_(diag), options_(options) {}
 
   bool run() {
     out_.name = g_.name;
@@ -334,6 +335,7 @@ class Lowerer {
   std::unordered_map<const Node*, int64_t> flops_;
   std::unordered_map<const Node*, int64_t> product_flops_;  ///< per dx or dW kernel
   bool training_ = false;
+  LowerOptions options_;
   std::unordered_set<const Value*> used_;     ///< read by a node or an output
   std::unordered_set<const Value*> updated_;  ///< parameters already overwritten by their update
 };

@@ -53,6 +53,36 @@ void blocked_conv_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   s.chunk = static_cast<int>(std::min<int64_t>(64, 48 * 1024 / per_channel));
 }
 
+// The Winograd convolution (templates_conv_winograd.cpp): register tiles as
+// the blocked convolution's, of transform tiles × channel blocks; a task is
+// parallel_split rows of tiles × chunk channel blocks. Every task reads its
+// blocks' transformed weights (36·C per channel, 4× the direct weights) once,
+// so tasks hold as many tile rows as keep the task's transformed input in
+// ~512 KiB of L2, and split the channel blocks (which only repeats the cheap
+// input transform) until there are ≥ 8 tasks for two threads.
+void winograd_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
+  const Geometry& in = spec.args[0];
+  const Geometry& out = spec.args.back();
+  const int B = spec.block;
+  const int64_t C = int64_t{in.extent[2]} * spec.in_block;
+  const int64_t Tx = (out.extent[0] / B + 3) / 4, Ty = (out.extent[1] + 3) / 4;
+  const int64_t N = out.extent[3];
+  const int blocks = out.extent[2];
+  const int64_t row_bytes = Tx * 36 * C * 4;
+  s.parallel_split = static_cast<int>(std::clamp<int64_t>(512 * 1024 / row_bytes, 1, Ty));
+  const int regs = isa == Isa::Avx512 ? 12 : isa == Isa::Avx2 ? 10 : 8;
+  const int vecs_per_block = std::max(1, B / lanes(isa));
+  const int64_t tiles = s.parallel_split * Tx;
+  s.tile_k = std::max(1, std::min({regs / 4 / vecs_per_block, 2, blocks}));
+  s.tile_x =
+      static_cast<int>(std::min<int64_t>(tiles, std::max(1, regs / (s.tile_k * vecs_per_block))));
+  const int64_t row_groups = (Ty + s.parallel_split - 1) / s.parallel_split * N;
+  int group = blocks;
+  while (row_groups * ((blocks + group - 1) / group) < 8 && group / 2 >= s.tile_k) group /= 2;
+  s.chunk = group;
+  s.vector = lanes(isa);
+}
+
 // Whether fusing the pixels of a map `width` wide (tmpl::pixel_sum) beats
 // vectors along its rows, for `channels` output channels. Along rows, a
 // vector of fit(L, width) lanes wastes lanes at the row's end and below L
@@ -115,6 +145,10 @@ Schedule default_schedule(const KernelSpec& spec, Isa isa) {
   s.parallel = work >= 65536;
   switch (spec.family) {
     case Family::Conv: {
+      if (spec.winograd) {
+        winograd_schedule(spec, isa, s);
+        break;
+      }
       if (spec.block) {
         blocked_conv_schedule(spec, isa, s);
         break;

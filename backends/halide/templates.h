@@ -77,7 +77,8 @@ PixelStages pixel_sum(const PixelSum& p, const Geometry& gy);
 void schedule_pixel_sum(PixelStages& st, Halide::Func& out, const Schedule& s);
 
 Built conv(const KernelSpec& k, const Schedule& s);
-Built conv_blocked(const KernelSpec& k, const Schedule& s);  ///< KernelSpec::block > 0
+Built conv_blocked(const KernelSpec& k, const Schedule& s);   ///< KernelSpec::block > 0
+Built conv_winograd(const KernelSpec& k, const Schedule& s);  ///< KernelSpec::winograd
 Built linear(const KernelSpec& k, const Schedule& s);
 Built pool(const KernelSpec& k, const Schedule& s);  ///< max, avg
 /// Average pooling's divisor for the window starting at (ws, hs) of a W×H

@@ -208,7 +208,7 @@ Built softmax(const KernelSpec& k, const Schedule& s) {
 Built build(const KernelSpec& k, const Schedule& s) {
   switch (k.family) {
     case Family::Conv:
-      return k.block ? conv_blocked(k, s) : conv(k, s);
+      return k.winograd ? conv_winograd(k, s) : k.block ? conv_blocked(k, s) : conv(k, s);
     case Family::Linear:
       return linear(k, s);
     case Family::MaxPool:

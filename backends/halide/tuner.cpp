@@ -247,7 +247,9 @@ std::string kernel_layers(const LoweredModel& m, size_t spec, int& calls, int64_
 namespace {
 
 std::string template_name(const KernelSpec& s) {
-  return std::string(family_name(s.family)) + (s.block ? "_blocked" : "");
+  return std::string(family_name(s.family)) + (s.winograd ? "_winograd"
+                                               : s.block  ? "_blocked"
+                                                          : "");
 }
 
 }  // namespace

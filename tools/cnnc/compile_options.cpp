@@ -43,6 +43,10 @@ void CompileOptions::add_to(ArgParser& p) {
            });
   p.flag("--strict-tuning-db", "malformed lines in the tuning database are errors, not warnings",
          &strict_tuning_db);
+  p.flag("--no-winograd",
+         "compute every 3x3 convolution directly (default: Winograd F(4x4,3x3) where it pays:\n"
+         "stride 1, >= 32 input channels, >= 16 output tiles; ~1e-6 relative rounding differences)",
+         &no_winograd);
   p.flag("--keep-temps", "keep the work directory (host object, link log) and print where it is",
          &keep_temps);
 }
@@ -107,9 +111,12 @@ void ensure_planned(ir::Graph& g, bool no_verify, const ir::ShapeOptions& shapes
   pm.run(g, ctx);
 }
 
-halide::LoweredModel lower_graph(const ir::Graph& g, DiagnosticEngine& diag) {
+halide::LoweredModel lower_graph(const ir::Graph& g, DiagnosticEngine& diag,
+                                 const CompileOptions& co) {
   halide::LoweredModel m;
-  if (!halide::lower(g, m, diag)) throw DiagnosticsAbort{};
+  halide::LowerOptions lo;
+  lo.winograd = !co.no_winograd;
+  if (!halide::lower(g, m, diag, lo)) throw DiagnosticsAbort{};
   return m;
 }
 

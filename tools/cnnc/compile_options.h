@@ -23,7 +23,8 @@ struct CompileOptions {
   bool no_cache = false;
   bool quiet = false;
   bool keep_temps = false;
-  std::string tuning_db;  ///< --tuning-db
+  bool no_winograd = false;  ///< --no-winograd: every convolution direct
+  std::string tuning_db;     ///< --tuning-db
   bool strict_tuning_db = false;
 
   void add_to(ArgParser& p);
@@ -45,7 +46,8 @@ void ensure_planned(ir::Graph& g, bool no_verify, const ir::ShapeOptions& shapes
 
 /// Lowers an optimised, memory-planned graph (reports what cannot be compiled
 /// and throws).
-halide::LoweredModel lower_graph(const ir::Graph& g, DiagnosticEngine& diag);
+halide::LoweredModel lower_graph(const ir::Graph& g, DiagnosticEngine& diag,
+                                 const CompileOptions& co = {});
 
 /// A private work directory (kept and announced with --keep-temps); an error
 /// when none can be made.

@@ -28,7 +28,7 @@ Built build(ir::Graph g, passes::Mode mode, const CompileOptions& co,
   ctx.diag = &diag;
   pm.run(g, ctx);
   if (ctx.errors > 0) throw DiagnosticsAbort{};
-  halide::LoweredModel m = lower_graph(g, diag);
+  halide::LoweredModel m = lower_graph(g, diag, co);
   Built b;
   b.dir = make_work_dir(co, diag);
   llvmgen::LibraryRequest req;

@@ -145,7 +145,7 @@ int verb_compile(const std::vector<std::string>& args) {
     provide_weights(graph, w, diag);
     pipe.run(graph, net_opts.frontend.shapes, diag);
     ensure_planned(graph, pipe.no_verify, net_opts.frontend.shapes, diag);
-    halide::LoweredModel m = lower_graph(graph, diag);
+    halide::LoweredModel m = lower_graph(graph, diag, co);
 
     std::unique_ptr<TempDir> work_dir = make_work_dir(co, diag);
     const TempDir& work = *work_dir;

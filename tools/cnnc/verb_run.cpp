@@ -35,7 +35,7 @@ std::vector<ir::Tensor> run_as_library(ir::Graph& graph, const std::vector<ir::T
                                        DiagnosticEngine& diag) {
   InterruptScope interrupts;
   ensure_planned(graph, pipe.no_verify, shapes, diag);
-  halide::LoweredModel m = lower_graph(graph, diag);
+  halide::LoweredModel m = lower_graph(graph, diag, co);
   std::unique_ptr<TempDir> work = make_work_dir(co, diag);
   llvmgen::LibraryRequest req;
   req.targets = co.targets(diag);
