@@ -134,6 +134,8 @@ def op_cases():
     add("blocked layout through depthwise convolutions", BLOCKED_MOBILE)
     add("blocked layout through concatenations b1", BLOCKED_FIRE)
     add("blocked layout through concatenations b2", BLOCKED_FIRE.replace("f32[1,", "f32[2,"))
+    add("blocked winograd 3x3 convolutions b1", WINOGRAD)
+    add("blocked winograd 3x3 convolutions b2", WINOGRAD.replace("f32[1,", "f32[2,"))
     add("fused depthwise conv+clip", FUSED_DW)
     add("fused linear+leaky_relu, add+sigmoid", FUSED_LINEAR)
     return cases
@@ -193,6 +195,34 @@ BLOCKED_MOBILE = """graph "blocked_mobile" {
 # unless a part has another block (%g: 8 + 16 channels) or another op reads
 # the whole (%h, read by a max_pool that is an output). Poolings between
 # blocked convolutions are blocked too (%p, %q).
+# 3x3 convolutions that the compiled backend computes by Winograd F(4x4,3x3)
+# (>= 32 input channels, >= 16 output tiles, blocked input and output): maps
+# whose edges leave 1-4 outputs in the last tile, padding 1 and 0, residuals
+# NCHW (%a reads %x) and blocked (%b reads %s), blocks of 16 and of 8 (%d)
+# output channels.
+WINOGRAD = """graph "winograd" {
+  input %x: f32[1,32,19,18]
+  param @s.weight: f32[32,32,1,1]
+  param @a.weight: f32[32,32,3,3]
+  param @a.bias: f32[32]
+  param @b.weight: f32[32,32,3,3]
+  param @c.weight: f32[32,32,3,3]
+  param @c.bias: f32[32]
+  param @d.weight: f32[8,32,3,3]
+  param @d.bias: f32[8]
+  param @e.weight: f32[16,8,1,1]
+  param @f.weight: f32[16,32,1,1]
+  %s = conv2d(%x, @s.weight) {filters=32, kernel=[1,1], bias=false, epilogue=relu}
+  %a = conv2d(%s, @a.weight, @a.bias, %x) {filters=32, kernel=[3,3], pad=[1,1,1,1], epilogue=residual+relu}
+  %b = conv2d(%a, @b.weight, %s) {filters=32, kernel=[3,3], pad=[1,1,1,1], bias=false, epilogue=residual}
+  %c = conv2d(%b, @c.weight, @c.bias) {filters=32, kernel=[3,3]}
+  %d = conv2d(%a, @d.weight, @d.bias) {filters=8, kernel=[3,3], pad=[1,1,1,1], epilogue=relu}
+  %e = conv2d(%d, @e.weight) {filters=16, kernel=[1,1], bias=false}
+  %f = conv2d(%c, @f.weight) {filters=16, kernel=[1,1], bias=false}
+  output %e
+  output %f
+}
+"""
 BLOCKED_FIRE = """graph "blocked_fire" {
   input %x: f32[1,16,6,5]
   param @s.weight: f32[16,16,1,1]
