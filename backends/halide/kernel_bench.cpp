@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "backends/halide/kernel_compiler.h"
 #include "backends/halide/templates.h"
 #include "support/random.h"
 #include "thread_pool.h"
@@ -56,7 +57,7 @@ JitKernel::JitKernel(const KernelSpec& spec, const Schedule& s, const std::strin
                      uint64_t seed)
     : impl_(std::make_unique<Impl>()) {
   tmpl::Built b = tmpl::build(spec, s);
-  impl_->target = Halide::Target(target)
+  impl_->target = Halide::Target(target == "host" ? host_target() : target)
                       .without_feature(Halide::Target::NoRuntime)
                       .without_feature(Halide::Target::UserContext);
   impl_->storage.resize(spec.args.size());

@@ -152,15 +152,21 @@ std::string TargetSet::str() const {
   return s;
 }
 
+std::string host_target() {
+  Halide::Target host = Halide::get_host_target().without_feature(Halide::Target::JIT);
+  if (host.has_feature(Halide::Target::AVX512_SapphireRapids) && !__builtin_cpu_supports("avxvnni"))
+    host = host.without_feature(Halide::Target::AVX512_SapphireRapids)
+               .with_feature(Halide::Target::AVX512_Cannonlake);
+  return host.to_string();
+}
+
 std::optional<TargetSet> TargetSet::parse(const std::string& spec, std::string& error) {
   TargetSet set;
   std::vector<std::string> names;
   if (spec == "default") {
     names.assign(std::begin(kDefaultTargets), std::end(kDefaultTargets));
   } else if (spec == "host") {
-    Halide::Target host = Halide::get_host_target();
-    host = host.without_feature(Halide::Target::JIT);
-    names.push_back(host.to_string());
+    names.push_back(host_target());
   } else {
     std::stringstream in(spec);
     for (std::string t; std::getline(in, t, ',');) names.push_back(t);

@@ -75,6 +75,12 @@ std::string kernel_text(const LoweredModel& m, const TargetSet& targets, const S
 /// "Halide 14.0.0".
 std::string halide_version();
 
+/// This CPU as a Halide target (without JIT). Halide 14 calls every CPU with
+/// AVX512-BF16 a Sapphire Rapids, whose target implies AVX-VNNI; AMD Zen 4
+/// has AVX512-BF16 but no AVX-VNNI, and kernels built for it died with SIGILL
+/// there: such a CPU is given the Cannon Lake target instead.
+std::string host_target();
+
 /// The cache directory: $CNNC_CACHE_DIR, else $XDG_CACHE_HOME/cnnc, else
 /// ~/.cache/cnnc.
 std::string default_cache_dir();

@@ -19,6 +19,7 @@
 
 #include "Halide.h"
 #include "backends/halide/kernel_bench.h"
+#include "backends/halide/kernel_compiler.h"
 #include "backends/halide/schedule_space.h"
 #include "support/internal_error.h"
 #include "support/interrupt.h"
@@ -448,7 +449,7 @@ ScheduleFn chosen_schedules(const LoweredModel& m, const TuneResult& results,
 
 std::string cannot_run_here(const std::string& target) {
   using T = Halide::Target;
-  const T want(target), host = Halide::get_host_target();
+  const T want(target), host(host_target());
   if (want.arch != host.arch || want.bits != host.bits || want.os != host.os)
     return "it is not this machine's architecture or OS (" + host.to_string() + ")";
   std::string missing;
