@@ -27,7 +27,8 @@ Python process: the interpreter and numpy are ~30 MB of it, torch's import
 ~200 MB), and cnnc's time over the best other system's (below 1: cnnc is
 faster). Then the geometric mean of those ratios, and per-kernel figures of
 ResNet-50's 3x3 convolutions (GFLOP/s and % of the fp32 FMA peak this
-machine measures in the same run). With --markdown FILE the tables are also
+machine measures in the same run), in the default library (Winograd where it
+pays) and in one built with --no-winograd (the direct kernels). With --markdown FILE the tables are also
 written as markdown (bench/RESULTS.md).
 
   bench/compare.py [--networks resnet50,mobilenet_v2] [--batches 1,8] [--runs 20]
@@ -242,20 +243,27 @@ def bench_one(args, d, name, batch, rows):
 
 
 def kernel_table(args, d):
-    """ResNet-50's 3x3 convolutions: GFLOP/s and % of the measured peak."""
-    lib = os.path.join(d, "libresnet50_1.so")
+    """ResNet-50's 3x3 convolutions: GFLOP/s and % of the measured peak, for
+    the default library (Winograd where it pays: rates in direct-convolution
+    FLOPs) and for one with every convolution direct (--no-winograd: how
+    close the direct kernels come to the machine's peak)."""
     x = os.path.join(d, "x1.npy")
-    if not os.path.exists(lib):
-        subprocess.run([args.cnnc, "compile", os.path.join(ROOT, "examples", "resnet50.json"),
-                        "-o", lib, "--quiet"], check=True, capture_output=True)
-    out = subprocess.run([args.cnnc, "run", lib, "--input", x, "--profile", "--bench",
-                          str(args.runs), "--threads", "2"], capture_output=True, text=True,
-                         check=True).stdout
-    peak = re.search(r"peak ([0-9.]+) GFLOP/s", out)
-    # The 3x3 convolutions are each bottleneck's conv2 (layerN.M.conv2).
-    rows = [l for l in out.splitlines() if re.search(r"\blayer\d\.\d+\.conv2\s", l)]
-    pcts = [float(m.group(1)) for l in rows for m in [re.search(r"([0-9.]+)\s*%\s*$", l)] if m]
-    return out, peak.group(1) if peak else "?", pcts
+    net = os.path.join(ROOT, "examples", "resnet50.json")
+    tables = []
+    for label, flags in (("default", []), ("direct", ["--no-winograd"])):
+        lib = os.path.join(d, f"libresnet50_1_{label}.so")
+        subprocess.run([args.cnnc, "compile", net, "-o", lib, "--quiet"] + flags, check=True,
+                       capture_output=True)
+        out = subprocess.run([args.cnnc, "run", lib, "--input", x, "--profile", "--bench",
+                              str(args.runs), "--threads", "2"], capture_output=True, text=True,
+                             check=True).stdout
+        peak = re.search(r"peak ([0-9.]+) GFLOP/s", out)
+        # The 3x3 convolutions are each bottleneck's conv2 (layerN.M.conv2).
+        rows = [l for l in out.splitlines() if re.search(r"\blayer\d\.\d+\.conv2\s", l)]
+        pcts = [float(m.group(1)) for l in rows for m in [re.search(r"([0-9.]+)\s*%\s*$", l)] if m]
+        ms = sum(float(l.split()[3]) for l in rows)
+        tables.append((label, out, peak.group(1) if peak else "?", pcts, ms))
+    return tables
 
 
 def main():
@@ -278,14 +286,18 @@ def main():
         for name in args.networks.split(","):
             for b in (int(v) for v in args.batches.split(",")):
                 bench_one(args, d, name, b, rows)
-        kern_out, peak, pcts = kernel_table(args, d) if "resnet50" in args.networks else ("", "?", [])
+        tables = kernel_table(args, d) if "resnet50" in args.networks else []
     geo = math.exp(sum(math.log(r[4]) for r in rows) / len(rows)) if rows else float("nan")
     worst = max(rows, key=lambda r: r[4]) if rows else None
     print(f"geometric mean of cnnc / best other: {geo:.2f}; worst {worst[0]} b{worst[1]} "
           f"{worst[4]:.2f}" if rows else "no rows")
-    if pcts:
-        print(f"ResNet-50 3x3 convs: mean {sum(pcts) / len(pcts):.1f} % of the measured fp32 peak "
-              f"({peak} GFLOP/s), {len(pcts)} kernels")
+    summary = []
+    for label, _, peak, pcts, ms in tables:
+        if pcts:
+            summary.append(f"{label} library: {ms:.2f} ms in all, mean {sum(pcts) / len(pcts):.1f} % of "
+                           f"the measured fp32 peak ({peak} GFLOP/s)")
+    for line in summary:
+        print(f"ResNet-50 3x3 convs, {line}")
     if args.markdown:
         SETTLED = "; each run starts once the other systems' threads have gone quiet"
         systems = list(rows[0][2].keys()) if rows else []
@@ -312,10 +324,16 @@ def main():
                         " | ".join(f"{res[s][1]:.0f}" for s in systems) + f" | {ratio:.2f} |\n")
             f.write(f"\nGeometric mean of cnnc / best other: **{geo:.2f}**; worst: "
                     f"{worst[0]} batch {worst[1]} at {worst[4]:.2f}.\n")
-            if pcts:
-                f.write(f"\nResNet-50's 3×3 convolutions (batch 1, `cnnc run --profile`): mean "
-                        f"**{sum(pcts) / len(pcts):.1f} %** of the fp32 FMA peak measured in the same "
-                        f"run ({peak} GFLOP/s).\n\n```\n{kern_out.strip()}\n```\n")
+            if summary:
+                f.write("\nResNet-50's 3×3 convolutions (batch 1, `cnnc run --profile`, the 16 "
+                        "`layerN.M.conv2`): the default library computes those with ≥ 16 output tiles "
+                        "by Winograd F(4×4,3×3) (its rates count the direct convolution's FLOPs); "
+                        "the direct one (`--no-winograd`) shows how close the direct kernels come "
+                        "to the fp32 FMA peak measured in the same run.\n\n")
+                for line in summary:
+                    f.write(f"- {line}\n")
+                for label, out, _, _, _ in tables:
+                    f.write(f"\n{label} library:\n\n```\n{out.strip()}\n```\n")
         print(f"wrote {args.markdown}")
     return 0
 

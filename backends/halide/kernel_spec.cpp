@@ -83,8 +83,8 @@ const char* isa_name(Isa i) {
 
 std::string Schedule::key() const {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "v%dk%dx%dp%dc%dP%d%s", vector, tile_k, tile_x, parallel_split,
-                chunk, parallel ? 1 : 0, fuse_pixels ? "F1" : "");
+  std::snprintf(buf, sizeof buf, "v%dk%dx%dp%dc%dP%d%s%s", vector, tile_k, tile_x, parallel_split,
+                chunk, parallel ? 1 : 0, fuse_pixels ? "F1" : "", share_input ? "S1" : "");
   return buf;
 }
 

@@ -272,6 +272,7 @@ class Lowerer {
     KernelCall c;
     c.layer = layer.empty() ? n.name() : layer;
     c.op = ir::op_name(n.op);
+    if (spec.winograd) c.op += "/winograd";  // profiles name the algorithm
     c.spec = index;
     c.buffers = std::move(args);
     const bool product = spec.family == Family::ConvGradInput ||

@@ -25,8 +25,11 @@ struct Schedule {
   /// Plain conv and its input gradient: the output pixels of all images as one
   /// vector dimension (maps narrower than two vectors), see tmpl::pixel_sum.
   bool fuse_pixels = false;
+  /// Winograd conv: the input transform of every tile computed once, before
+  /// the tasks, which all read it (else each task transforms its own tiles).
+  bool share_input = false;
 
-  std::string key() const;  ///< "v8k4x1p1c0P1", "…F1" when fuse_pixels
+  std::string key() const;  ///< "v8k4x1p1c0P1", "…F1" when fuse_pixels, "…S1" when share_input
   bool operator==(const Schedule&) const = default;
 };
 

@@ -53,11 +53,12 @@ int schedule_field(const Schedule& s, const std::string& name) {
   if (name == "chunk") return s.chunk;
   if (name == "parallel") return s.parallel ? 1 : 0;
   if (name == "fuse_pixels") return s.fuse_pixels ? 1 : 0;
+  if (name == "share_input") return s.share_input ? 1 : 0;
   CNNC_INTERNAL_ERROR() << "no schedule field '" << name << "'";
 }
 
 bool schedule_field_is_flag(const std::string& name) {
-  return name == "parallel" || name == "fuse_pixels";
+  return name == "parallel" || name == "fuse_pixels" || name == "share_input";
 }
 
 void set_schedule_field(Schedule& s, const std::string& name, int value) {
@@ -75,6 +76,8 @@ void set_schedule_field(Schedule& s, const std::string& name, int value) {
     s.parallel = value != 0;
   else if (name == "fuse_pixels")
     s.fuse_pixels = value != 0;
+  else if (name == "share_input")
+    s.share_input = value != 0;
   else
     CNNC_INTERNAL_ERROR() << "no schedule field '" << name << "'";
 }
@@ -139,7 +142,19 @@ ScheduleSpace::ScheduleSpace(const KernelSpec& spec, Isa isa, const Schedule& ba
     if (v <= o.width) widths.insert(v);
   switch (spec.family) {
     case Family::Conv:
-      if (spec.block) {
+      if (spec.winograd) {
+        // Register tiles of transform tiles × channel blocks; tasks of tile
+        // rows × channel blocks (the template takes divisors of the blocks),
+        // the input transform per task or shared.
+        const int tile_rows = (o.height + 3) / 4;
+        add("tile_x", range(1, 8));
+        add("tile_k", range(1, std::min(4, o.channels)));
+        add("parallel_split", range(1, tile_rows));
+        std::set<int> groups;
+        for (int d : divisors(o.channels)) groups.insert(d);
+        add("chunk", groups);
+        add("share_input", {0, 1});
+      } else if (spec.block) {
         add("tile_x", range(1, std::min(8, o.width)));
         add("tile_k", range(1, std::min(4, o.channels)));
         std::set<int> splits;

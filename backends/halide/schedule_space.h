@@ -14,8 +14,9 @@
 namespace cnnc::halide {
 
 /// The Schedule fields by name, as the tuning database writes them.
-inline constexpr const char* kScheduleFields[] = {
-    "vector", "tile_k", "tile_x", "parallel_split", "chunk", "parallel", "fuse_pixels"};
+inline constexpr const char* kScheduleFields[] = {"vector",         "tile_k",     "tile_x",
+                                                  "parallel_split", "chunk",      "parallel",
+                                                  "fuse_pixels",    "share_input"};
 int schedule_field(const Schedule& s, const std::string& name);
 /// Fields that are yes/no (the database writes them as JSON booleans).
 bool schedule_field_is_flag(const std::string& name);

@@ -35,6 +35,9 @@ struct ProductArgs {
 };
 ProductArgs product_args(const KernelSpec& k, Built& b);
 
+/// The largest divisor of n that is ≤ limit (≥ 1).
+int divisor_at_most(int n, int limit);
+
 /// The fused epilogue's activation applied to v.
 Halide::Expr activate(const ir::Activation& act, Halide::Expr v);
 

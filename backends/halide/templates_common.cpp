@@ -1,5 +1,6 @@
 // Shared pieces of the templates, the elementwise and softmax templates, and
 // the dispatch on the kernel family.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -34,6 +35,12 @@ ProductArgs product_args(const KernelSpec& k, Built& b) {
   if (k.bias) b.args.push_back(*(p.bias = fixed_input(k.args[next++], "b")));
   if (k.epilogue.residual) b.args.push_back(*(p.res = fixed_input(k.args[next++], "res")));
   return p;
+}
+
+int divisor_at_most(int n, int limit) {
+  for (int d = std::max(1, std::min(n, limit)); d > 1; --d)
+    if (n % d == 0) return d;
+  return 1;
 }
 
 Expr activate(const ir::Activation& act, Expr v) {

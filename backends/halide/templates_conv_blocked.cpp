@@ -23,17 +23,6 @@ namespace cnnc::halide::tmpl {
 
 using namespace Halide;
 
-namespace {
-
-// The largest divisor of n that is ≤ limit (≥ 1).
-int divisor_at_most(int n, int limit) {
-  for (int d = std::max(1, std::min(n, limit)); d > 1; --d)
-    if (n % d == 0) return d;
-  return 1;
-}
-
-}  // namespace
-
 Built conv_blocked(const KernelSpec& k, const Schedule& s) {
   Built b;
   const ir::Conv2dAttrs& a = k.conv;

@@ -5,7 +5,8 @@
 //
 // A parallel task is parallel_split rows of output tiles of one image and
 // `chunk` blocks of output channels (Schedule::chunk; 0: all). It first
-// transforms the input tiles of its rows (V, all input channels: the
+// transforms the input tiles of its rows (V, all input channels; with
+// share_input every tile is transformed once before the tasks instead: the
 // separable Bᵀ d B, rows then columns, unrolled so the constant matrices
 // become adds and a few multiplies), then computes the 36 channel sums
 // M(p) = Σ_c U(p) V(p) with the blocked convolution's register tile (tile_x
@@ -25,13 +26,6 @@ namespace cnnc::halide::tmpl {
 using namespace Halide;
 
 namespace {
-
-// The largest divisor of n that is ≤ limit (≥ 1).
-int divisor_at_most(int n, int limit) {
-  for (int d = std::max(1, std::min(n, limit)); d > 1; --d)
-    if (n % d == 0) return d;
-  return 1;
-}
 
 // c·v, with the ±1 and 0 of the transform matrices as an add or nothing.
 Expr scaled(double c, Expr v) {
@@ -170,8 +164,15 @@ Built conv_winograd(const KernelSpec& k, const Schedule& s) {
   part.compute_at(M, to).bound_extent(t, XT).vectorize(ki).unroll(t).unroll(kb);
   part.update().reorder(ki, t, kb, r.x, r.y, p, n).vectorize(ki).unroll(t).unroll(kb);
 
-  // The task's input tiles, all 36 points of a tile at once.
-  V.compute_at(out, task).reorder(ci, p, t, cb, n).vectorize(ci).unroll(p);
+  // The input tiles, all 36 points of a tile at once: the task's own, or
+  // (share_input) every tile once before the tasks, in parallel over blocks.
+  if (s.share_input) {
+    Var cbn("cbn");
+    V.compute_root().reorder(ci, p, t, cb, n).vectorize(ci).unroll(p).fuse(cb, n, cbn);
+    if (s.parallel) V.parallel(cbn);
+  } else {
+    V.compute_at(out, task).reorder(ci, p, t, cb, n).vectorize(ci).unroll(p);
+  }
   rowt.compute_at(V, t).reorder(ci, nu, j, t, cb, n).vectorize(ci).unroll(nu).unroll(j);
   b.output = out;
   return b;

@@ -49,8 +49,9 @@ std::optional<TuningRecord> parse_record(const std::string& line) {
     if (!s.is_object()) return std::nullopt;
     for (const char* f : kScheduleFields) {
       const bool flag = schedule_field_is_flag(f);
-      // Records written before fuse_pixels existed did not fuse.
-      if (std::string(f) == "fuse_pixels" && !s.contains(f)) continue;
+      // Records written before fuse_pixels and share_input existed had neither.
+      if ((std::string(f) == "fuse_pixels" || std::string(f) == "share_input") && !s.contains(f))
+        continue;
       const Json& v = s.at(f);
       if (flag ? !v.is_boolean() : !v.is_number_integer()) return std::nullopt;
       const int64_t x = v.is_boolean() ? v.get<bool>() : v.get<int64_t>();

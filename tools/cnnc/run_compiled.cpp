@@ -85,9 +85,16 @@ void print_profile(const CompiledModel& m, const Peak& peak, int threads) {
                 op.c_str(), secs * 1e3, total > 0 ? 100 * secs / total : 0, gf,
                 peak.gflops > 0 ? 100 * gf / peak.gflops : 0);
   };
-  for (size_t i = 0; i < ks.size(); ++i)
+  bool winograd = false;
+  for (size_t i = 0; i < ks.size(); ++i) {
     row(std::to_string(i), ks[i].name, ks[i].op, ks[i].seconds / runs, ks[i].flops);
+    winograd = winograd || ks[i].op.find("/winograd") != std::string::npos;
+  }
   row("", "total", "", total, flops);
+  if (winograd)
+    std::printf(
+        "(/winograd: F(4x4,3x3) does ~1/4 of the multiply-adds; its GFLOP/s and %% peak count "
+        "the direct convolution's FLOPs, i.e. the rate a direct kernel would need to match it)\n");
 }
 
 }  // namespace

@@ -12,7 +12,6 @@
 #include "backends/halide/kernel_compiler.h"
 #include "backends/halide/lower.h"
 #include "backends/halide/schedule_space.h"
-#include "backends/halide/winograd.h"
 #include "backends/llvm/host_codegen.h"
 #include "backends/llvm/link_library.h"
 #include "backends/llvm/model_header.h"
@@ -250,88 +249,6 @@ TEST(Lower, KernelsBuffersAndWeightLayouts) {
   EXPECT_NE(h.find("#define T_INPUT0_SHAPE {1, 3, 8, 8}"), std::string::npos) << h;
   EXPECT_NE(h.find("#define CNNC_MODEL_OUTPUT0_BYTES T_OUTPUT0_BYTES"), std::string::npos);
   EXPECT_NE(h.find("cnnc_create("), std::string::npos);  // the API itself is in the header
-}
-
-// F(4x4, 3x3) with the transformed, packed weights reproduces the direct
-// correlation of one 6x6 input tile (in double, so only the weights' float
-// rounding remains), for every filter of two blocks and both channels.
-TEST(Winograd, TransformedWeightsComputeTheConvolution) {
-  const int K = 16, C = 2, B = 8;
-  std::vector<float> w(static_cast<size_t>(K * C * 9));
-  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37 % 101) / 50.0 - 1.0);
-  double d[2][6][6];
-  for (int c = 0; c < C; ++c)
-    for (int y = 0; y < 6; ++y)
-      for (int x = 0; x < 6; ++x) d[c][y][x] = ((c * 36 + y * 6 + x) * 53 % 97) / 48.0 - 1.0;
-  const std::vector<float> u = halide::winograd_weights(w, K, C, B);
-  ASSERT_EQ(u.size(), static_cast<size_t>(K * C * halide::kWinogradPoints));
-  const auto& BT = halide::kWinogradBT;
-  const auto& AT = halide::kWinogradAT;
-  for (int k = 0; k < K; ++k) {
-    double m[6][6] = {};
-    for (int c = 0; c < C; ++c)
-      for (int i = 0; i < 6; ++i)
-        for (int j = 0; j < 6; ++j) {
-          double v = 0;  // (Bᵀ d B)[i][j]
-          for (int a = 0; a < 6; ++a)
-            for (int b = 0; b < 6; ++b) v += BT[i][a] * d[c][a][b] * BT[j][b];
-          m[i][j] += v * u[static_cast<size_t>(((k / B * 36 + i * 6 + j) * C + c) * B + k % B)];
-        }
-    for (int oy = 0; oy < 4; ++oy)
-      for (int ox = 0; ox < 4; ++ox) {
-        double y = 0, direct = 0;
-        for (int i = 0; i < 6; ++i)
-          for (int j = 0; j < 6; ++j) y += AT[oy][i] * m[i][j] * AT[ox][j];
-        for (int c = 0; c < C; ++c)
-          for (int r = 0; r < 3; ++r)
-            for (int s = 0; s < 3; ++s)
-              direct +=
-                  d[c][oy + r][ox + s] * w[static_cast<size_t>(((k * C + c) * 3 + r) * 3 + s)];
-        EXPECT_NEAR(y, direct, 1e-5) << "filter " << k << " output " << ox << "," << oy;
-      }
-  }
-}
-
-// Winograd where it pays, and only with the option on.
-TEST(Winograd, LoweringChoosesItWhereItApplies) {
-  ir::Conv2dAttrs a;
-  a.filters = 32;
-  a.kernel = {3, 3};
-  EXPECT_TRUE(halide::winograd_applies(a, 32, 16, 16, 1, true, true));
-  EXPECT_FALSE(halide::winograd_applies(a, 16, 16, 16, 1, true, true));  // few channels
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 7, 7, 1, true, true));    // 4 tiles
-  EXPECT_TRUE(halide::winograd_applies(a, 32, 7, 7, 4, true, true));     // 16 over the batch
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, false, true));
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, true, false));
-  a.stride = {2, 2};
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, true, true));
-  a.stride = {1, 1};
-  a.dilation = {2, 2};
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, true, true));
-
-  const char* net = R"(graph "t" {
-  input %x: f32[1, 32, 16, 16]
-  param @a.weight: f32[32, 32, 1, 1]
-  param @b.weight: f32[32, 32, 3, 3]
-  param @c.weight: f32[32, 32, 1, 1]
-  %a = conv2d(%x, @a.weight) {filters=32, kernel=[1, 1], bias=false}
-  %b = conv2d(%a, @b.weight) {filters=32, kernel=[3, 3], pad=[1, 1, 1, 1], bias=false}
-  %c = conv2d(%b, @c.weight) {filters=32, kernel=[1, 1], bias=false}
-  output %c
-})";
-  for (bool on : {true, false}) {
-    ir::Graph g = optimised(net);
-    halide::LoweredModel m;
-    DiagnosticEngine diag(std::cerr);
-    halide::LowerOptions o;
-    o.winograd = on;
-    ASSERT_TRUE(halide::lower(g, m, diag, o));
-    ASSERT_EQ(m.calls.size(), 3u);
-    const halide::KernelSpec& b = m.specs[static_cast<size_t>(m.calls[1].spec)];
-    EXPECT_EQ(b.winograd, on);
-    EXPECT_EQ(b.args[1].extent[2], on ? 36 : 9);  // [B, C, points or taps, K/B]
-    EXPECT_EQ(b.key().find("winograd=1") != std::string::npos, on);
-  }
 }
 
 TEST(ModelHeader, MacroPrefixes) {
