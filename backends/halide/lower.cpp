@@ -58,7 +58,7 @@ bool Lowerer::node(const Node& n) {
       s.res_blocked = ops->residual && blocked_.count(ops->residual);
       s.winograd = s.block && options_.winograd &&
                    winograd_applies(a, x->type.shape[1], y->type.shape[2], y->type.shape[3],
-                                    y->type.shape[0], s.in_block > 0, s.out_blocked);
+                                    y->type.shape[0], s.in_block > 0);
       Geometry gx = activation(x, pointwise && unit_stride);
       const bool flat_out = pointwise && (unit_stride || !s.block);
       Geometry gy = activation(y, flat_out);

@@ -68,9 +68,10 @@ void winograd_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   const Geometry& out = spec.args.back();
   const int B = spec.block;
   const int64_t C = int64_t{in.extent[2]} * spec.in_block;
-  const int64_t Tx = (out.extent[0] / B + 3) / 4, Ty = (out.extent[1] + 3) / 4;
+  const int64_t Wo = spec.out_blocked ? out.extent[0] / B : out.extent[0];
+  const int64_t Tx = (Wo + 3) / 4, Ty = (out.extent[1] + 3) / 4;
   const int64_t N = out.extent[3];
-  const int blocks = out.extent[2];
+  const int blocks = spec.args[1].extent[3];
   const int64_t row_bytes = Tx * 36 * C * 4;
   s.share_input = row_bytes * Ty * N <= 1024 * 1024;
   const int64_t most = s.share_input ? Ty : std::clamp<int64_t>(512 * 1024 / row_bytes, 1, Ty);
@@ -82,10 +83,18 @@ void winograd_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   s.tile_k = std::max(1, std::min({regs / 4 / vecs_per_block, 2, blocks}));
   s.tile_x =
       static_cast<int>(std::min<int64_t>(tiles, std::max(1, regs / (s.tile_k * vecs_per_block))));
-  const int64_t row_groups = (Ty + s.parallel_split - 1) / s.parallel_split * N;
+  auto tasks = [&](int64_t rows, int group) {
+    return (Ty + rows - 1) / rows * N * ((blocks + group - 1) / group);
+  };
   int group = blocks;
-  while (row_groups * ((blocks + group - 1) / group) < 8 && group / 2 >= s.tile_k) group /= 2;
+  while (tasks(s.parallel_split, group) < 8 && group / 2 >= s.tile_k) group /= 2;
   s.chunk = group;
+  // Few channel blocks (DenseNet's 32 filters): narrower bands of rows, each
+  // reading the (then small) transformed weights again.
+  int64_t rows = s.parallel_split;
+  while (tasks(rows, group) < 8 && rows > 1) rows = (rows + 1) / 2;
+  s.parallel_split = static_cast<int>(rows);
+  s.tile_x = static_cast<int>(std::min<int64_t>(s.tile_x, rows * Tx));
   s.vector = lanes(isa);
 }
 

@@ -55,12 +55,12 @@ Built conv_winograd(const KernelSpec& k, const Schedule& s) {
   const ProductArgs args = product_args(k, b);
   const ImageParam &x = args.x, &w = args.w;
   const std::optional<ImageParam>&bias = args.bias, &res = args.res;
-  CNNC_INTERNAL_ASSERT(k.in_block && k.out_blocked)
-      << "conv_winograd: input and output must be blocked (" << k.key() << ")";
+  CNNC_INTERNAL_ASSERT(k.in_block)
+      << "conv_winograd: the input must be blocked (" << k.key() << ")";
   const int Bi = k.in_block, W = gx.extent[0] / Bi, H = gx.extent[1];
   const int CB = gx.extent[2];
   const int B = gw.extent[0];
-  const int Wo = gy.extent[0] / B, Ho = gy.extent[1];
+  const int Wo = k.out_blocked ? gy.extent[0] / B : gy.extent[0], Ho = gy.extent[1];
   const int Tx = (Wo + kWinogradTile - 1) / kWinogradTile;
   const int Ty = (Ho + kWinogradTile - 1) / kWinogradTile;
   const int pl = static_cast<int>(a.pad.left), pt = static_cast<int>(a.pad.top);
@@ -101,7 +101,7 @@ Built conv_winograd(const KernelSpec& k, const Schedule& s) {
 
   // The output transform, along the tile's columns then its rows:
   // cols(·, ox%4, ξ) = Σ_nu Aᵀ[ox%4][nu] M(6ξ+nu);  Y = Σ_ξ Aᵀ[oy%4][ξ] cols(·, ξ).
-  Var xk("xk"), oy("oy"), ko("ko"), rx("rx"), xi("xi"), tile("tile");
+  Var xa("xa"), oy("oy"), kc("kc"), rx("rx"), xi("xi"), tile("tile");
   Func cols("cols");
   {
     std::vector<Expr> by_rx;
@@ -110,17 +110,23 @@ Built conv_winograd(const KernelSpec& k, const Schedule& s) {
           dot(kWinogradAT[q], 6, [&](int u) { return M(ki, tile, kb, xi * 6 + u, n); }));
     cols(ki, rx, tile, kb, xi, n) = mux(rx, by_rx);
   }
-  Expr ox = xk / B, kk = xk % B;
+  // The output in blocks, out(kk + B·ox, oy, kb, n), or NCHW, out(ox, oy, kb·B + kk, n)
+  // (written a vector of B channels at a time: scattered, but ~1 store per
+  // 36·C/B multiply-adds).
+  Expr ox = k.out_blocked ? xa / B : Expr(xa);
+  Expr kk = k.out_blocked ? xa % B : kc % B;
+  Expr kb_ = k.out_blocked ? Expr(kc) : kc / B;
   Expr otile = ox / kWinogradTile + Tx * (oy / kWinogradTile);
   std::vector<Expr> by_ry;
   for (int q = 0; q < kWinogradTile; ++q)
     by_ry.push_back(dot(kWinogradAT[q], 6,
-                        [&](int xq) { return cols(kk, ox % kWinogradTile, otile, ko, xq, n); }));
+                        [&](int xq) { return cols(kk, ox % kWinogradTile, otile, kb_, xq, n); }));
   Expr v = mux(oy % kWinogradTile, by_ry);
-  if (bias) v = (*bias)(ko * B + kk) + v;
-  if (res) v = v + (k.res_blocked ? (*res)(xk, oy, ko, n) : (*res)(ox, oy, ko * B + kk, n));
+  if (bias) v = (*bias)(kb_ * B + kk) + v;
+  if (res)
+    v = v + (k.res_blocked ? (*res)(kk + B * ox, oy, kb_, n) : (*res)(ox, oy, kb_ * B + kk, n));
   Func out("out");
-  out(xk, oy, ko, n) = activate(k.epilogue.act, v);
+  out(xa, oy, kc, n) = activate(k.epilogue.act, v);
   fix_output(out, gy);
 
   // Tasks of R tile rows of one image × KG channel blocks; in each, tile by
@@ -136,11 +142,18 @@ Built conv_winograd(const KernelSpec& k, const Schedule& s) {
   Var yq("yq"), yt("yt"), yo("yo"), yr("yr"), xo("xo"), xq("xq"), xr("xr"), xv("xv"), kg("kg"),
       kin("kin"), task("task");
   out.split(oy, yq, yr, kWinogradTile, TailStrategy::GuardWithIf)
-      .split(yq, yo, yt, R, TailStrategy::GuardWithIf)
-      .split(ko, kg, kin, KG, TailStrategy::GuardWithIf)
-      .split(xk, xo, xv, B)
-      .split(xo, xq, xr, kWinogradTile, TailStrategy::GuardWithIf)
-      .reorder(xv, xr, yr, kin, xq, yt, kg, yo, n)
+      .split(yq, yo, yt, R, TailStrategy::GuardWithIf);
+  if (k.out_blocked) {
+    out.split(kc, kg, kin, KG, TailStrategy::GuardWithIf)
+        .split(xa, xo, xv, B)
+        .split(xo, xq, xr, kWinogradTile, TailStrategy::GuardWithIf);
+  } else {
+    Var kv("kv");
+    out.split(kc, kv, xv, B)
+        .split(kv, kg, kin, KG, TailStrategy::GuardWithIf)
+        .split(xa, xq, xr, kWinogradTile, TailStrategy::GuardWithIf);
+  }
+  out.reorder(xv, xr, yr, kin, xq, yt, kg, yo, n)
       .vectorize(xv)
       .unroll(xr)
       .unroll(yr)

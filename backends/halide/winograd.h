@@ -28,10 +28,10 @@ extern const double kWinogradAT[4][6];
 /// transforms cost more than the 4× fewer multiply-adds save), at least 16
 /// output tiles over the batch (the transformed weights are 4× the direct
 /// ones: a 7×7 map at batch 1 reads them for 4 tiles and is faster direct),
-/// and input and output in the blocked layout (the template reads and writes
-/// channel blocks only).
+/// and the input in the blocked layout (the template reads channel blocks;
+/// it writes either layout).
 bool winograd_applies(const ir::Conv2dAttrs& a, int64_t in_channels, int64_t out_h, int64_t out_w,
-                      int64_t batch, bool in_blocked, bool out_blocked);
+                      int64_t batch, bool in_blocked);
 
 /// The transformed weights U = G g Gᵀ of weights [K, C, 3, 3] (OIHW), packed
 /// as the blocked convolution packs its taps: [K/B, 36, C, B] (outermost

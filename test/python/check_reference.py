@@ -199,7 +199,7 @@ BLOCKED_MOBILE = """graph "blocked_mobile" {
 # (>= 32 input channels, >= 16 output tiles, blocked input and output): maps
 # whose edges leave 1-4 outputs in the last tile, padding 1 and 0, residuals
 # NCHW (%a reads %x) and blocked (%b reads %s), blocks of 16 and of 8 (%d)
-# output channels.
+# output channels, outputs blocked and NCHW (%d, a graph output).
 WINOGRAD = """graph "winograd" {
   input %x: f32[1,32,19,18]
   param @s.weight: f32[32,32,1,1]
@@ -221,6 +221,7 @@ WINOGRAD = """graph "winograd" {
   %f = conv2d(%c, @f.weight) {filters=16, kernel=[1,1], bias=false}
   output %e
   output %f
+  output %d
 }
 """
 BLOCKED_FIRE = """graph "blocked_fire" {

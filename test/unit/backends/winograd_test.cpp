@@ -31,9 +31,9 @@ ir::Graph optimised(const std::string& text) {
   return std::move(*g);
 }
 
-// 1x1 -> 3x3 -> 1x1 on a C-channel W x W map of N images: the 3x3 is blocked
-// in and out (Winograd where it applies).
-std::string chain(int N, int C, int W) {
+// 1x1 -> 3x3 -> 1x1 on a C-channel W x W map of N images: the 3x3 reads
+// blocks and writes blocks, or NCHW when it is also a graph output.
+std::string chain(int N, int C, int W, bool nchw_out) {
   const std::string c = std::to_string(C);
   return "graph \"t\" {\n  input %x: f32[" + std::to_string(N) + ", " + c + ", " +
          std::to_string(W) + ", " + std::to_string(W) + "]\n  param @a.weight: f32[" + c + ", " +
@@ -43,11 +43,12 @@ std::string chain(int N, int C, int W) {
          ", kernel=[1, 1], bias=false}\n  %b = conv2d(%a, @b.weight, @b.bias, %a) {filters=" + c +
          ", kernel=[3, 3], pad=[1, 1, 1, 1], epilogue=residual+relu}\n  %c = conv2d(%b, "
          "@c.weight) {filters=" +
-         c + ", kernel=[1, 1], bias=false}\n  output %c\n}\n";
+         c + ", kernel=[1, 1], bias=false}\n  output %c\n" + (nchw_out ? "  output %b\n" : "") +
+         "}\n";
 }
 
-halide::KernelSpec middle(int N, int C, int W, bool winograd = true) {
-  ir::Graph g = optimised(chain(N, C, W));
+halide::KernelSpec middle(int N, int C, int W, bool winograd = true, bool nchw_out = false) {
+  ir::Graph g = optimised(chain(N, C, W, nchw_out));
   halide::LoweredModel m;
   DiagnosticEngine diag(std::cerr);
   halide::LowerOptions o;
@@ -101,17 +102,16 @@ TEST(Winograd, LoweringChoosesItWhereItApplies) {
   ir::Conv2dAttrs a;
   a.filters = 32;
   a.kernel = {3, 3};
-  EXPECT_TRUE(halide::winograd_applies(a, 32, 16, 16, 1, true, true));
-  EXPECT_FALSE(halide::winograd_applies(a, 16, 16, 16, 1, true, true));  // few channels
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 7, 7, 1, true, true));    // 4 tiles
-  EXPECT_TRUE(halide::winograd_applies(a, 32, 7, 7, 4, true, true));     // 16 over the batch
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, false, true));
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, true, false));
+  EXPECT_TRUE(halide::winograd_applies(a, 32, 16, 16, 1, true));
+  EXPECT_FALSE(halide::winograd_applies(a, 16, 16, 16, 1, true));  // few channels
+  EXPECT_FALSE(halide::winograd_applies(a, 32, 7, 7, 1, true));    // 4 tiles
+  EXPECT_TRUE(halide::winograd_applies(a, 32, 7, 7, 4, true));     // 16 over the batch
+  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, false));
   a.stride = {2, 2};
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, true, true));
+  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, true));
   a.stride = {1, 1};
   a.dilation = {2, 2};
-  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, true, true));
+  EXPECT_FALSE(halide::winograd_applies(a, 32, 16, 16, 1, true));
 
   const char* net = R"(graph "t" {
   input %x: f32[1, 32, 16, 16]
@@ -168,9 +168,10 @@ TEST(Winograd, DefaultTasks) {
 // sums run in one order whatever the tiles, tasks and sharing (LLVM may fuse a
 // transform's multiply and add differently: a few ulp, so within 1e-5).
 TEST(Winograd, TunedSchedulesComputeWhatTheDefaultComputes) {
-  for (const auto& [N, C, W] : {std::array<int, 3>{1, 32, 13}, {2, 48, 9}}) {
-    const halide::KernelSpec spec = middle(N, C, W);
+  for (const auto& [N, C, W, nchw] : {std::array<int, 4>{1, 32, 13, 0}, {2, 48, 9, 1}}) {
+    const halide::KernelSpec spec = middle(N, C, W, true, nchw);
     ASSERT_TRUE(spec.winograd) << C << " " << W;
+    EXPECT_EQ(spec.out_blocked, !nchw);
     const halide::Schedule def = halide::default_schedule(spec, halide::Isa::Avx2);
     halide::JitKernel base(spec, def, "host", 11);
     base.run();
