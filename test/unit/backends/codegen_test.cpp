@@ -19,6 +19,7 @@
 #include "passes/pass_manager.h"
 #include "passes/passes.h"
 #include "runtime/cnnrt_model.h"
+#include "test/unit/backends/optimised_graph.h"
 
 namespace cnnc {
 namespace {
@@ -187,15 +188,7 @@ TEST(KernelKeys, EqualSpecsShareAKernelAndVariantsDoNot) {
             "cbf29ce484222325");  // FNV-1a offset basis: stable across machines
 }
 
-ir::Graph optimised(const std::string& text) {
-  DiagnosticEngine diag(std::cerr);
-  auto g = frontend::parse_cnnir_text(text, "test.cnnir", {}, diag);
-  EXPECT_TRUE(g.has_value());
-  passes::PassManager pm(passes::default_pipeline(passes::Mode::Inference), {});
-  passes::PassContext ctx;
-  pm.run(*g, ctx);
-  return std::move(*g);
-}
+using test::optimised;
 
 TEST(Lower, KernelsBuffersAndWeightLayouts) {
   ir::Graph g = optimised(R"(graph "t" {

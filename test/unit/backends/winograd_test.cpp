@@ -17,19 +17,12 @@
 #include "frontend/load_network.h"
 #include "passes/pass_manager.h"
 #include "passes/passes.h"
+#include "test/unit/backends/optimised_graph.h"
 
 namespace cnnc {
 namespace {
 
-ir::Graph optimised(const std::string& text) {
-  DiagnosticEngine diag(std::cerr);
-  auto g = frontend::parse_cnnir_text(text, "test.cnnir", {}, diag);
-  EXPECT_TRUE(g.has_value());
-  passes::PassManager pm(passes::default_pipeline(passes::Mode::Inference), {});
-  passes::PassContext ctx;
-  pm.run(*g, ctx);
-  return std::move(*g);
-}
+using test::optimised;
 
 // 1x1 -> 3x3 -> 1x1 on a C-channel W x W map of N images: the 3x3 reads
 // blocks and writes blocks, or NCHW when it is also a graph output.
