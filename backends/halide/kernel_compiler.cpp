@@ -1,5 +1,6 @@
 #include "backends/halide/kernel_compiler.h"
 
+#include <cpuid.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -154,7 +155,11 @@ std::string TargetSet::str() const {
 
 std::string host_target() {
   Halide::Target host = Halide::get_host_target().without_feature(Halide::Target::JIT);
-  if (host.has_feature(Halide::Target::AVX512_SapphireRapids) && !__builtin_cpu_supports("avxvnni"))
+  // CPUID leaf 7, sub-leaf 1, EAX bit 4: AVX-VNNI (clang 14's
+  // __builtin_cpu_supports does not know the name).
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  const bool avx_vnni = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+  if (host.has_feature(Halide::Target::AVX512_SapphireRapids) && !avx_vnni)
     host = host.without_feature(Halide::Target::AVX512_SapphireRapids)
                .with_feature(Halide::Target::AVX512_Cannonlake);
   return host.to_string();
