@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backends/halide/kernel_spec.h"
+#include "backends/halide/winograd.h"
 
 namespace cnnc::halide {
 
@@ -69,20 +70,17 @@ void winograd_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   const int B = spec.block;
   const int64_t C = int64_t{in.extent[2]} * spec.in_block;
   const int64_t Wo = spec.out_blocked ? out.extent[0] / B : out.extent[0];
-  const int64_t Tx = (Wo + 3) / 4, Ty = (out.extent[1] + 3) / 4;
+  const int64_t Tx = winograd_tiles(Wo), Ty = winograd_tiles(out.extent[1]);
   const int64_t N = out.extent[3];
   const int blocks = spec.args[1].extent[3];
-  const int64_t row_bytes = Tx * 36 * C * 4;
+  const int64_t row_bytes = Tx * kWinogradPoints * C * 4;
   s.share_input = row_bytes * Ty * N <= 1024 * 1024;
   const int64_t most = s.share_input ? Ty : std::clamp<int64_t>(512 * 1024 / row_bytes, 1, Ty);
   const int64_t bands = (Ty + most - 1) / most;  // equal bands of rows
   s.parallel_split = static_cast<int>((Ty + bands - 1) / bands);
   const int regs = isa == Isa::Avx512 ? 12 : isa == Isa::Avx2 ? 10 : 8;
   const int vecs_per_block = std::max(1, B / lanes(isa));
-  const int64_t tiles = s.parallel_split * Tx;
   s.tile_k = std::max(1, std::min({regs / 4 / vecs_per_block, 2, blocks}));
-  s.tile_x =
-      static_cast<int>(std::min<int64_t>(tiles, std::max(1, regs / (s.tile_k * vecs_per_block))));
   auto tasks = [&](int64_t rows, int group) {
     return (Ty + rows - 1) / rows * N * ((blocks + group - 1) / group);
   };
@@ -94,7 +92,8 @@ void winograd_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   int64_t rows = s.parallel_split;
   while (tasks(rows, group) < 8 && rows > 1) rows = (rows + 1) / 2;
   s.parallel_split = static_cast<int>(rows);
-  s.tile_x = static_cast<int>(std::min<int64_t>(s.tile_x, rows * Tx));
+  s.tile_x = static_cast<int>(
+      std::min<int64_t>(rows * Tx, std::max(1, regs / (s.tile_k * vecs_per_block))));
   s.vector = lanes(isa);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "backends/halide/winograd.h"
 #include "support/internal_error.h"
 
 namespace cnnc::halide {
@@ -146,7 +147,7 @@ ScheduleSpace::ScheduleSpace(const KernelSpec& spec, Isa isa, const Schedule& ba
         // Register tiles of transform tiles × channel blocks; tasks of tile
         // rows × channel blocks (the template takes divisors of the blocks),
         // the input transform per task or shared.
-        const int tile_rows = (o.height + 3) / 4;
+        const int tile_rows = static_cast<int>(winograd_tiles(o.height));
         add("tile_x", range(1, 8));
         add("tile_k", range(1, std::min(4, o.channels)));
         add("parallel_split", range(1, tile_rows));

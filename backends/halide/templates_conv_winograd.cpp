@@ -61,8 +61,7 @@ Built conv_winograd(const KernelSpec& k, const Schedule& s) {
   const int CB = gx.extent[2];
   const int B = gw.extent[0];
   const int Wo = k.out_blocked ? gy.extent[0] / B : gy.extent[0], Ho = gy.extent[1];
-  const int Tx = (Wo + kWinogradTile - 1) / kWinogradTile;
-  const int Ty = (Ho + kWinogradTile - 1) / kWinogradTile;
+  const int Tx = static_cast<int>(winograd_tiles(Wo)), Ty = static_cast<int>(winograd_tiles(Ho));
   const int pl = static_cast<int>(a.pad.left), pt = static_cast<int>(a.pad.top);
 
   Var ci("ci"), t("t"), cb("cb"), p("p"), n("n"), nu("nu"), j("j"), ki("ki"), kb("kb");

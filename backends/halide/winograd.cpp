@@ -23,8 +23,7 @@ const double kWinogradAT[4][6] = {
 
 bool winograd_applies(const ir::Conv2dAttrs& a, int64_t in_channels, int64_t out_h, int64_t out_w,
                       int64_t batch, bool in_blocked) {
-  const int64_t tiles = (out_h + kWinogradTile - 1) / kWinogradTile *
-                        ((out_w + kWinogradTile - 1) / kWinogradTile) * batch;
+  const int64_t tiles = winograd_tiles(out_h) * winograd_tiles(out_w) * batch;
   return a.kernel == ir::Hw{3, 3} && a.stride == ir::Hw{1, 1} && a.dilation == ir::Hw{1, 1} &&
          a.groups == 1 && in_channels >= 32 && tiles >= 16 && in_blocked;
 }

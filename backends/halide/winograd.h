@@ -18,6 +18,11 @@ namespace cnnc::halide {
 /// Output tile edge, input tile edge, and transform points (6×6).
 constexpr int kWinogradTile = 4, kWinogradInput = 6, kWinogradPoints = 36;
 
+/// Output tiles along an output extent (the last one possibly partial).
+constexpr int64_t winograd_tiles(int64_t extent) {
+  return (extent + kWinogradTile - 1) / kWinogradTile;
+}
+
 /// The transform matrices of F(4, 3), points 0, ±1, ±2 and ∞.
 extern const double kWinogradBT[6][6];
 extern const double kWinogradG[6][3];
