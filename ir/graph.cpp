@@ -49,6 +49,7 @@ Graph Graph::clone() const {
   auto copy_value = [&](const Value* v, Value* nv) {
     nv->loc = v->loc;
     nv->arena_offset = v->arena_offset;
+    nv->arena_batch_stride = v->arena_batch_stride;
     nv->data = v->data;
     map[v] = nv;
   };

@@ -60,6 +60,10 @@ class Value {
   SourceLoc loc;
   /// Arena byte offset assigned by memory planning; unset before planning.
   std::optional<int64_t> arena_offset;
+  /// Bytes from one image (dim 0) to the next in the arena when the value is
+  /// a slice of a wider buffer (a concatenation built in place at batch > 1):
+  /// each image is dense, the images are this far apart. 0: dense throughout.
+  int64_t arena_batch_stride = 0;
   /// Param only: the values, once weights are loaded or initialised. Shared
   /// (and immutable) so that copies of a graph do not copy weights.
   std::shared_ptr<const Tensor> data;

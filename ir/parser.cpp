@@ -279,14 +279,14 @@ class Parser {
       expect_punct(':', " before the type");
       Token type_at = tok_;
       TensorType t = parse_type();
-      auto offset = parse_placement();
+      Placement placement = parse_placement();
       if (!check_tensor_limits(t, (param ? "parameter '" : "input '") + name.text + "'",
                                lex_.loc(type_at), opts_, diag_))
         return;
       if (!fresh(name, param)) return;
       Value* v = param ? g_.add_param(name.text, t, lex_.loc(name))
                        : g_.add_input(name.text, t, lex_.loc(name));
-      v->arena_offset = offset;
+      place(v, placement);
       (param ? params_ : values_)[name.text] = v;
     } else if (is_word("output")) {
       advance();
@@ -353,8 +353,15 @@ class Parser {
     return t;
   }
 
-  std::optional<int64_t> parse_placement() {
-    if (!is_word("in")) return std::nullopt;
+  // "in arena[OFFSET]" or "in arena[OFFSET, batch_stride=BYTES]".
+  struct Placement {
+    std::optional<int64_t> offset;
+    int64_t batch_stride = 0;
+    Token at;
+  };
+  Placement parse_placement() {
+    Placement p;
+    if (!is_word("in")) return p;
     advance();
     if (!is_word("arena")) expected("'arena' after 'in'");
     advance();
@@ -363,8 +370,39 @@ class Parser {
     int64_t off = parse_int(tok_, "arena offset");
     if (off < 0) lex_.fail(t.line, t.col, "arena offset must be >= 0, got " + std::to_string(off));
     advance();
+    p.offset = off;
+    if (is_punct(',')) {
+      advance();
+      if (!is_word("batch_stride")) expected("'batch_stride' after the arena offset");
+      advance();
+      expect_punct('=', " after 'batch_stride'");
+      p.at = tok_;
+      p.batch_stride = parse_int(tok_, "batch stride");
+      if (p.batch_stride <= 0 || p.batch_stride % 4 != 0)
+        lex_.fail(p.at.line, p.at.col,
+                  "batch stride must be a positive multiple of 4 bytes, got " +
+                      std::to_string(p.batch_stride));
+      advance();
+    }
     expect_punct(']', " after the arena offset");
-    return off;
+    return p;
+  }
+
+  // A batch stride must leave each image's bytes whole: at least an image apart.
+  void place(Value* v, const Placement& p) {
+    v->arena_offset = p.offset;
+    v->arena_batch_stride = p.batch_stride;
+    if (!p.batch_stride) return;
+    if (v->kind != ValueKind::Result) {
+      diag_.error(lex_.loc(p.at), "'" + v->name + "': only results are slices of the arena");
+      return;
+    }
+    const int64_t n = v->type.shape.rank() ? v->type.shape[0] : 0;
+    if (n < 1 || p.batch_stride < v->bytes() / n)
+      diag_.error(lex_.loc(p.at), "'" + v->name + "': batch stride " +
+                                      std::to_string(p.batch_stride) +
+                                      " is less than one image of " + v->type.str() + " (" +
+                                      std::to_string(n < 1 ? 0 : v->bytes() / n) + " bytes)");
   }
 
   // Numbers up to `close`, separated by commas: "[1,2]" or "(0,6)"; the
@@ -542,7 +580,7 @@ class Parser {
     }
     std::vector<Token> type_toks;
     std::vector<std::optional<TensorType>> types(results.size());
-    std::vector<std::optional<int64_t>> placements(results.size());
+    std::vector<Placement> placements(results.size());
     if (is_punct(':')) {
       advance();
       for (size_t i = 0; i < results.size(); ++i) {
@@ -559,8 +597,7 @@ class Parser {
                   const std::vector<Token>& operands, const std::map<std::string, RawAttr>& raw,
                   const std::map<std::string, Token>& raw_names,
                   const std::vector<std::optional<TensorType>>& types,
-                  const std::vector<Token>& type_toks,
-                  const std::vector<std::optional<int64_t>>& placements) {
+                  const std::vector<Token>& type_toks, const std::vector<Placement>& placements) {
     auto poison = [&] {
       for (const Token& r : results) poisoned_.insert(r.text);
     };
@@ -703,7 +740,7 @@ class Parser {
         g_.add_node(op, std::move(attrs), std::move(ins), std::move(names), shapes->outputs, loc);
     for (size_t i = 0; i < n->outputs.size(); ++i) {
       n->outputs[i]->loc = lex_.loc(results[i]);
-      n->outputs[i]->arena_offset = placements[i];
+      place(n->outputs[i], placements[i]);
       values_[n->outputs[i]->name] = n->outputs[i];
     }
   }

@@ -118,7 +118,10 @@ namespace {
 
 std::string type_with_placement(const Value& v) {
   std::string s = v.type.str();
-  if (v.arena_offset) s += " in arena[" + std::to_string(*v.arena_offset) + "]";
+  if (!v.arena_offset) return s;
+  s += " in arena[" + std::to_string(*v.arena_offset);
+  if (v.arena_batch_stride) s += ", batch_stride=" + std::to_string(v.arena_batch_stride);
+  return s + "]";
   return s;
 }
 

@@ -6,8 +6,14 @@
 //     when its input dies there and nothing else in the input's storage is
 //     still needed;
 //   - concat is built in place: each input is produced straight into its slice
-//     of the result, when the slice is contiguous (every dim before the axis
-//     is 1) and the input is not a network input or output.
+//     of the result, when the input is not a network input or output and the
+//     slice is contiguous (every dim before the axis is 1) or, in inference
+//     graphs, a channel slice at batch > 1: each image of the input is
+//     contiguous and the images lie one image of the result apart
+//     (Value::arena_batch_stride). An input that is itself a concatenation
+//     built in place moves into the result with all its slices, so a chain of
+//     concatenations (DenseNet's blocks) shares one buffer and copies nothing.
+//     Values read by a softmax along a dim after the channels stay dense.
 // Each group is one buffer, alive from its first definition to its last use.
 // Buffers are placed one at a time, each at the best-fitting gap among the
 // buffers alive at the same time, 64-byte aligned; three orders are tried

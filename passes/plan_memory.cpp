@@ -37,9 +37,17 @@ class Planner {
     const auto& nodes = g_.nodes();
     const int64_t n = static_cast<int64_t>(nodes.size());
     for (int64_t i = 0; i < n; ++i) {
-      for (const Value* o : nodes[static_cast<size_t>(i)]->outputs) def_[o] = last_[o] = i;
-      for (const Value* in : nodes[static_cast<size_t>(i)]->inputs)
+      const Node& node = *nodes[static_cast<size_t>(i)];
+      training_ = training_ || ir::op_info(node.op).role != ir::OpRole::Layer;
+      for (const Value* o : node.outputs) def_[o] = last_[o] = i;
+      for (const Value* in : node.inputs)
         if (in->kind == ir::ValueKind::Result) last_[in] = std::max(last_[in], i);
+      if (node.op == OpKind::Softmax) {
+        int64_t axis = node.as<ir::SoftmaxAttrs>().axis;
+        if (axis < 0) axis += node.inputs[0]->type.shape.rank();
+        // Rows across images (dims before the axis) are one dim to the kernels.
+        if (axis > 1) dense_only_.insert({node.inputs[0], node.outputs[0]});
+      }
     }
     for (const Value* o : g_.outputs()) {
       last_[o] = n;  // network outputs stay until the end
@@ -119,8 +127,10 @@ class Planner {
 
   void assign(ir::Graph& g) {
     for (const auto& n : g.nodes())
-      for (Value* o : n->outputs)
+      for (Value* o : n->outputs) {
         o->arena_offset = groups_[static_cast<size_t>(group_.at(o))].offset + within_.at(o);
+        o->arena_batch_stride = batch_stride_.at(o);
+      }
   }
 
   MemoryStats stats(std::optional<int64_t> arena) const {
@@ -146,6 +156,7 @@ class Planner {
     groups_.push_back(Group{align(v->bytes()), INT64_MAX, -1, -1, {v}});
     group_[v] = static_cast<int>(groups_.size() - 1);
     within_[v] = 0;
+    batch_stride_[v] = 0;
     return group_[v];
   }
 
@@ -155,13 +166,17 @@ class Planner {
     groups_[static_cast<size_t>(gi)].members.push_back(v);
     group_[v] = gi;
     within_[v] = within_[x];
+    batch_stride_[v] = batch_stride_[x];
   }
 
   // Moves every member of group `from` into group `to`, `offset` bytes in.
-  void merge(int from, int to, int64_t offset) {
+  // With a batch stride every image moves to its place in the images of
+  // `to` (`offset` is then within an image).
+  void merge(int from, int to, int64_t offset, int64_t batch_stride) {
     for (const Value* m : groups_[static_cast<size_t>(from)].members) {
       group_[m] = to;
       within_[m] += offset;
+      batch_stride_[m] = batch_stride;
       groups_[static_cast<size_t>(to)].members.push_back(m);
     }
     groups_[static_cast<size_t>(from)].members.clear();
@@ -205,23 +220,40 @@ class Planner {
     if (n.op != OpKind::Concat) return;
     int64_t axis = n.as<ir::ConcatAttrs>().axis;
     if (axis < 0) axis += v->type.shape.rank();
-    for (int d = 0; d < axis; ++d)
-      if (v->type.shape[d] != 1) return;  // slices would be strided
-    int64_t offset = 0;
+    // Slices are contiguous when every dim before the axis is 1. Along
+    // channels at batch > 1 each image's slice is contiguous and the images
+    // lie one image of the whole apart: a batch stride, which the compiled
+    // kernels of inference graphs and the reference backend take (training
+    // kernels read dense values).
+    bool contiguous = true;
+    for (int d = 0; d < axis; ++d) contiguous = contiguous && v->type.shape[d] == 1;
+    if (!contiguous && (axis != 1 || training_)) return;
+    const int64_t images = contiguous ? 1 : v->type.shape[0];
+    int64_t offset = 0;  // within one image
     std::unordered_set<const Value*> seen;
     for (const Value* d : ops->data) {
       const int64_t bytes = d->bytes();
       const Group& gd = groups_[static_cast<size_t>(group_[d])];
-      // The input's whole buffer (an alias chain of its size) becomes the slice.
+      // The input's whole buffer (an alias chain of its size, or a
+      // concatenation built in place) becomes the slice: every member lies
+      // in it image by image, one image of d apart.
       bool ok = in_arena(d) && !outputs_.count(d) && seen.insert(d).second && group_[d] != gv &&
                 gd.size == align(bytes) && within_[d] == 0 && offset % 4 == 0;
-      for (const Value* m : gd.members) ok = ok && within_[m] == 0;
+      for (const Value* m : gd.members)
+        ok = ok && (contiguous || (m->type.shape.rank() > 0 && m->type.shape[0] == images &&
+                                   image_stride(m) == bytes / images && !dense_only_.count(m)));
       if (ok) {
-        merge(group_[d], gv, offset);
+        merge(group_[d], gv, offset, contiguous ? 0 : v->bytes() / images);
         ++slices_;
       }
-      offset += bytes;
+      offset += bytes / images;
     }
+  }
+
+  // Bytes from one image of `m` to the next.
+  int64_t image_stride(const Value* m) const {
+    const int64_t s = batch_stride_.at(m);
+    return s ? s : m->bytes() / m->type.shape[0];
   }
 
   const ir::Graph& g_;
@@ -229,6 +261,9 @@ class Planner {
   std::unordered_set<const Value*> outputs_;
   std::unordered_map<const Value*, int> group_;
   std::unordered_map<const Value*, int64_t> within_;
+  std::unordered_map<const Value*, int64_t> batch_stride_;  ///< 0: dense
+  bool training_ = false;
+  std::unordered_set<const Value*> dense_only_;  ///< read in views that merge images
   std::vector<Group> groups_;
   int64_t views_ = 0, in_place_ = 0, slices_ = 0;
 };
@@ -254,7 +289,10 @@ class PlanMemory : public Pass {
 
 MemoryStats plan_memory(ir::Graph& g) {
   for (const auto& n : g.nodes())
-    for (Value* o : n->outputs) o->arena_offset.reset();
+    for (Value* o : n->outputs) {
+      o->arena_offset.reset();
+      o->arena_batch_stride = 0;
+    }
   Planner p(g);
   p.analyse();
   int64_t arena = p.place();

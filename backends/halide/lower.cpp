@@ -22,9 +22,9 @@ bool Lowerer::node(const Node& n) {
   const Value* x = ops->data[0];
   const Value* y = n.output();
   for (const Value* v : n.inputs)
-    if (v->kind != ir::ValueKind::Param && !check_strides(n, dense(v->type.shape.dims)))
+    if (v->kind != ir::ValueKind::Param && !check_strides(n, placed(v, dense(v->type.shape.dims))))
       return false;
-  if (!check_strides(n, dense(y->type.shape.dims))) return false;
+  if (!check_strides(n, placed(y, dense(y->type.shape.dims)))) return false;
   if (ir::op_info(n.op).role != ir::OpRole::Layer) {
     diag_.error(n.loc, "layer '" + n.name() + "': the compiled backend has no kernel for '" +
                            ir::op_name(n.op) +
@@ -112,7 +112,7 @@ bool Lowerer::node(const Node& n) {
         s.args.push_back(g);
         args.push_back(b);
       };
-      Geometry gx = dense({N, F}), gy = dense({N, U});
+      Geometry gx = placed(x, dense({N, F})), gy = placed(y, dense({N, U}));
       add(gx, view(x, gx));
       // Weights packed in blocks of kLinearBlock units, [U'/B, F, B]: the
       // kernel vectorises over units and each tile streams adjacent rows.
@@ -132,7 +132,10 @@ bool Lowerer::node(const Node& n) {
         Geometry gb = dense({U});
         add(gb, param(ops->params[1], gb));
       }
-      if (ops->residual) add(gy, view(ops->residual, gy));
+      if (ops->residual) {
+        Geometry gr = placed(ops->residual, dense({N, U}));
+        add(gr, view(ops->residual, gr));
+      }
       add(gy, view(y, gy));
       call(n, s, std::move(args));
       return true;
@@ -152,7 +155,7 @@ bool Lowerer::node(const Node& n) {
         s.count_include_pad = n.as<ir::AvgPoolAttrs>().count_include_pad;
       }
       if (n.op == OpKind::Lrn) s.lrn = n.as<ir::LrnAttrs>();
-      Geometry gx = dense(x->type.shape.dims), gy = dense(y->type.shape.dims);
+      Geometry gx = placed(x, dense(x->type.shape.dims)), gy = placed(y, dense(y->type.shape.dims));
       if (blocked_.count(y)) {  // a pooling between blocked convolutions (choose_layouts)
         s.in_block = channel_block(x->type.shape[1]);
         gx = activation(x, false);
@@ -167,9 +170,9 @@ bool Lowerer::node(const Node& n) {
       if (axis < 0) axis += x->type.shape.rank();
       KernelSpec s;
       s.family = Family::Softmax;
-      Geometry g = dense(around(x->type.shape, axis));
-      s.args = {g, g};
-      call(n, s, {view(x, g), view(y, g)});
+      const Geometry g = dense(around(x->type.shape, axis));
+      s.args = {placed(x, g), placed(y, g)};
+      call(n, s, {view(x, s.args[0]), view(y, s.args[1])});
       return true;
     }
     case OpKind::BatchNorm: {
@@ -223,22 +226,26 @@ bool Lowerer::node(const Node& n) {
       elementwise(n, ins, ElementwiseOp::Sum, n.as<ir::AddAttrs>().epilogue);
       return true;
     }
-    case OpKind::Flatten:
-      copy(n, x, row(x), y, row(y));  // nothing when y is x's memory (a view)
+    case OpKind::Flatten: {
+      const Geometry g = image_rows(y, {x, y});
+      copy(n, x, placed(x, g), y, placed(y, g));  // nothing when y is x's memory (a view)
       return true;
+    }
     case OpKind::Concat: {
       const std::vector<ConcatSlice> slices =
           concat_slices(y, n.as<ir::ConcatAttrs>().axis, ops->data);
       for (size_t i = 0; i < slices.size(); ++i) {
         const Value* in = ops->data[i];
         const ConcatSlice& sl = slices[i];
-        if (in->kind == ir::ValueKind::Result && in->arena_offset == *y->arena_offset + sl.offset)
+        const Geometry part = placed(in, sl.part), whole = placed(y, sl.in_whole);
+        if (in->kind == ir::ValueKind::Result && in->arena_offset == *y->arena_offset + sl.offset &&
+            (!in->arena_batch_stride || in->arena_batch_stride / 4 == whole.stride[2]))
           continue;  // built in place
         // Copy into the slice: the output seen with the strides of the whole concat.
         KernelSpec s;
         s.family = Family::Elementwise;
         s.ew = ElementwiseOp::Copy;
-        kernel(n, s, {{sl.part, view(in, sl.part)}, {sl.in_whole, view(y, sl.in_whole, sl.offset)}},
+        kernel(n, s, {{part, view(in, part)}, {whole, view(y, whole, sl.offset)}},
                n.name() + ".copy" + std::to_string(i));
       }
       return true;

@@ -177,7 +177,34 @@ class Lowerer {
     if (s.rank() != 4) return dense(s.dims);
     const int64_t B = blocked_.count(v) ? channel_block(s[1]) : 1;
     const int64_t H = flat ? 1 : s[2], W = flat ? s[2] * s[3] : s[3];
-    return dense({s[0], s[1] / B, H, W * B});
+    return placed(v, dense({s[0], s[1] / B, H, W * B}));
+  }
+
+  // `g` views `v` densely. A value with a batch stride (a slice of a
+  // concatenation built in place, plan-memory) is seen with its images that
+  // far apart: the view's dim that steps whole images takes the stride.
+  static Geometry placed(const Value* v, Geometry g) {
+    if (!v->arena_batch_stride) return g;
+    const int64_t images = v->type.shape[0], image = v->type.shape.elements().value() / images;
+    for (int d = g.rank - 1; d >= 0; --d) {
+      const auto i = static_cast<size_t>(d);
+      if (g.stride[i] == image && g.extent[i] == images) {
+        g.stride[i] = static_cast<int32_t>(v->arena_batch_stride / 4);
+        return g;
+      }
+    }
+    CNNC_INTERNAL_ERROR() << "value '" << v->name << "' has a batch stride but is viewed as "
+                          << g.str() << ", which merges its images";
+    return g;
+  }
+
+  // The [inner, 1, images] view of an elementwise op's values when one of
+  // them has a batch stride, else one row of all elements.
+  static Geometry image_rows(const Value* y, const std::vector<const Value*>& values) {
+    const int64_t all = y->type.shape.elements().value();
+    for (const Value* v : values)
+      if (v->arena_batch_stride) return dense({y->type.shape[0], 1, all / y->type.shape[0]});
+    return dense({1, 1, all});
   }
 
   TensorInfo info(const Value& v) {
@@ -225,6 +252,10 @@ class Lowerer {
           << "value '" << v->name << "' has no place in the arena";
       b.space = Space::Arena;
       b.offset = *v->arena_offset + extra;
+      CNNC_INTERNAL_ASSERT(
+          !v->arena_batch_stride ||
+          std::count(geometry.stride.begin(), geometry.stride.end(), v->arena_batch_stride / 4) > 0)
+          << "value '" << v->name << "' has a batch stride, viewed densely as " << geometry.str();
     }
     return buffer(b);
   }
@@ -290,8 +321,11 @@ class Lowerer {
   void elementwise(const Node& n, std::vector<const Value*> ins, ElementwiseOp op, ir::Epilogue ep,
                    double scale = 1.0, std::vector<int32_t> params = {}) {
     const Value* y = n.output();
-    // Outermost first: one row of all elements, so the kernel vectorises it.
-    Geometry g = dense({1, 1, y->type.shape.elements().value()});
+    // Outermost first: one row of all elements (a row per image when they
+    // lie apart), so the kernel vectorises it.
+    std::vector<const Value*> values = ins;
+    values.push_back(y);
+    Geometry g = image_rows(y, values);
     if (op == ElementwiseOp::ScaleShift) g = dense(around(y->type.shape, 1));
     KernelSpec s;
     s.family = Family::Elementwise;
@@ -301,15 +335,15 @@ class Lowerer {
     s.epilogue = ep;
     std::vector<int32_t> args;
     for (const Value* x : ins) {
-      s.args.push_back(g);
-      args.push_back(view(x, g));
+      s.args.push_back(placed(x, g));
+      args.push_back(view(x, s.args.back()));
     }
     for (int32_t p : params) {
       s.args.push_back(out_.buffers[static_cast<size_t>(p)].geometry);
       args.push_back(p);
     }
-    s.args.push_back(g);
-    args.push_back(view(y, g));
+    s.args.push_back(placed(y, g));
+    args.push_back(view(y, s.args.back()));
     call(n, s, std::move(args));
   }
 

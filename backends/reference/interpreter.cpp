@@ -312,20 +312,41 @@ class Interpreter {
     }
   }
 
+  // Where image 0 of `v` starts in the arena, in elements; each image is
+  // dense, and the images lie the value's batch stride apart (dense: one image).
   size_t slot(const Value* v) const {
+    const int64_t images = v->type.shape.rank() ? v->type.shape[0] : 1;
+    const int64_t span = v->arena_batch_stride && images > 0
+                             ? (images - 1) * v->arena_batch_stride + v->bytes() / images
+                             : v->bytes();
     CNNC_INTERNAL_ASSERT(v->arena_offset.has_value() && *v->arena_offset % 4 == 0 &&
-                         *v->arena_offset + v->bytes() <= *g_.arena_bytes)
+                         v->arena_batch_stride % 4 == 0 &&
+                         *v->arena_offset + span <= *g_.arena_bytes)
         << "value '" << v->name << "' has no valid arena offset";
     return static_cast<size_t>(*v->arena_offset / 4);
   }
+  // Calls f(arena element, tensor element, count) for each dense run of `v`.
+  template <class F>
+  void runs(const Value* v, size_t elements, F f) const {
+    const size_t first = slot(v);
+    if (!v->arena_batch_stride) return f(first, size_t{0}, elements);
+    const size_t images = static_cast<size_t>(v->type.shape[0]), per = elements / images;
+    for (size_t n = 0; n < images; ++n)
+      f(first + n * static_cast<size_t>(v->arena_batch_stride / 4), n * per, per);
+  }
   Tensor64 load(const Value* v) const {
     Tensor64 t(v->type.shape);
-    std::copy_n(arena_.begin() + static_cast<std::ptrdiff_t>(slot(v)), t.data.size(),
-                t.data.begin());
+    runs(v, t.data.size(), [&](size_t at, size_t from, size_t count) {
+      std::copy_n(arena_.begin() + static_cast<std::ptrdiff_t>(at), count,
+                  t.data.begin() + static_cast<std::ptrdiff_t>(from));
+    });
     return t;
   }
   void store(const Value* v, const Tensor64& t) {
-    std::copy(t.data.begin(), t.data.end(), arena_.begin() + static_cast<std::ptrdiff_t>(slot(v)));
+    runs(v, t.data.size(), [&](size_t at, size_t from, size_t count) {
+      std::copy_n(t.data.begin() + static_cast<std::ptrdiff_t>(from), count,
+                  arena_.begin() + static_cast<std::ptrdiff_t>(at));
+    });
   }
 
   const ir::Graph& g_;

@@ -103,7 +103,7 @@ def main():
     ap.add_argument("--networks-only", action="store_true")
     ap.add_argument("--filter", default="")
     ap.add_argument("--bundle", default="", help="write the cases for check_bundle.py into this directory")
-    ap.add_argument("--bundle-filter", default=r"blocked|winograd|linear|chain|mobile|network (lenet5|squeezenet1_1|mobilenet_v2|googlenet|resnet18) at",
+    ap.add_argument("--bundle-filter", default=r"blocked|winograd|linear|chain|in place|mobile|network (lenet5|squeezenet1_1|mobilenet_v2|googlenet|resnet18) at",
                     help="regular expression: the cases bundled")
     args = ap.parse_args()
     cases = []

@@ -134,6 +134,7 @@ def op_cases():
     add("blocked layout through depthwise convolutions", BLOCKED_MOBILE)
     add("blocked layout through concatenations b1", BLOCKED_FIRE)
     add("blocked layout through concatenations b2", BLOCKED_FIRE.replace("f32[1,", "f32[2,"))
+    add("concatenations built in place b2", DENSE_CHAIN)
     add("blocked winograd 3x3 convolutions b1", WINOGRAD)
     add("blocked winograd 3x3 convolutions b2", WINOGRAD.replace("f32[1,", "f32[2,"))
     add("fused depthwise conv+clip", FUSED_DW)
@@ -222,6 +223,47 @@ WINOGRAD = """graph "winograd" {
   output %e
   output %f
   output %d
+}
+"""
+# DenseNet's blocks at batch 2: each layer concatenates its input with its new
+# channels, and plan-memory builds the chain in place, every slice's images one
+# image of the last concatenation apart (a batch stride): Winograd convolutions
+# (%d1, %d2) and a max_pool (%p) write strided slices, batch norms read them
+# (%n2 reads %cat1), a relu works in place on one (%r), a flatten views one and
+# a linear layer reads it (%f, %fc).
+DENSE_CHAIN = """graph "dense_chain" {
+  input %x: f32[2,32,16,16]
+  param @n1.gamma: f32[32]
+  param @n1.beta: f32[32]
+  param @n1.running_mean: f32[32]
+  param @n1.running_var: f32[32]
+  param @c1.weight: f32[32,32,1,1]
+  param @d1.weight: f32[16,32,3,3]
+  param @n2.gamma: f32[48]
+  param @n2.beta: f32[48]
+  param @n2.running_mean: f32[48]
+  param @n2.running_var: f32[48]
+  param @c2.weight: f32[32,48,1,1]
+  param @d2.weight: f32[16,32,3,3]
+  param @fc.weight: f32[5,12288]
+  param @fc.bias: f32[5]
+  %p = max_pool(%x) {kernel=[1,1]}
+  %n1 = batch_norm(%p, @n1.gamma, @n1.beta, @n1.running_mean, @n1.running_var)
+  %r1 = relu(%n1)
+  %c1 = conv2d(%r1, @c1.weight) {filters=32, kernel=[1,1], bias=false, epilogue=relu}
+  %d1 = conv2d(%c1, @d1.weight) {filters=16, kernel=[3,3], pad=[1,1,1,1], bias=false}
+  %cat1 = concat(%p, %d1) {axis=1}
+  %n2 = batch_norm(%cat1, @n2.gamma, @n2.beta, @n2.running_mean, @n2.running_var)
+  %r2 = relu(%n2)
+  %c2 = conv2d(%r2, @c2.weight) {filters=32, kernel=[1,1], bias=false, epilogue=relu}
+  %d2 = conv2d(%c2, @d2.weight) {filters=16, kernel=[3,3], pad=[1,1,1,1], bias=false}
+  %r = relu(%d2)
+  %f = flatten(%cat1)
+  %fc = linear(%f, @fc.weight, @fc.bias) {units=5}
+  %cat2 = concat(%cat1, %r) {axis=1}
+  %m = max_pool(%cat2) {kernel=[2,2], stride=[2,2]}
+  output %m
+  output %fc
 }
 """
 BLOCKED_FIRE = """graph "blocked_fire" {
