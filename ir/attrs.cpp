@@ -30,6 +30,7 @@ const Epilogue* epilogue_of(const Attrs& a) {
   if (auto* c = std::get_if<Conv2dAttrs>(&a)) return &c->epilogue;
   if (auto* l = std::get_if<LinearAttrs>(&a)) return &l->epilogue;
   if (auto* d = std::get_if<AddAttrs>(&a)) return &d->epilogue;
+  if (auto* b = std::get_if<BatchNormAttrs>(&a)) return &b->epilogue;
   return nullptr;
 }
 
@@ -113,6 +114,9 @@ std::vector<AttrProblem> check_attrs(OpKind k, const Attrs& a) {
   }
   if (auto* d = std::get_if<AddAttrs>(&a); d && d->epilogue.residual) {
     out.push_back({"epilogue", "add cannot have a residual epilogue"});
+  }
+  if (auto* b = std::get_if<BatchNormAttrs>(&a); b && b->epilogue.residual) {
+    out.push_back({"epilogue", "batch_norm cannot have a residual epilogue"});
   }
   if (auto* d = std::get_if<SgdAttrs>(&a); d && d->nesterov && d->momentum == 0) {
     out.push_back({"nesterov", "nesterov needs a momentum above 0 (as PyTorch)"});

@@ -121,11 +121,15 @@ struct Conv2dAttrs {
 struct BatchNormAttrs {
   double eps = 1e-5;
   double momentum = 0.1;
+  /// Activation only, in inference graphs (fuse-activation): DenseNet's
+  /// batch_norm + relu before each convolution is one pass over the data.
+  Epilogue epilogue;
 
   template <class Self, class V>
   static void fields(Self& s, V&& v) {
     v("eps", s.eps, Rule::greater_than(0));
     v("momentum", s.momentum, Rule::range(0, 1));
+    v("epilogue", s.epilogue, Rule::ir_only());
   }
 };
 
@@ -295,7 +299,7 @@ using Attrs = std::variant<NoAttrs, Conv2dAttrs, BatchNormAttrs, LeakyReluAttrs,
 /// The attributes of op `k` with every field at its default.
 Attrs default_attrs(OpKind k);
 
-/// The epilogue of ops that have one (conv2d, linear, add), else nullptr.
+/// The epilogue of ops that have one (conv2d, linear, add, batch_norm), else nullptr.
 const Epilogue* epilogue_of(const Attrs& a);
 Epilogue* epilogue_of(Attrs& a);
 

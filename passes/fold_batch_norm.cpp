@@ -96,6 +96,8 @@ class FoldBatchNorm : public Pass {
       w->data = std::move(nw);
       bias->data = std::move(nb);
     }
+    // A batch norm already fused with its activation hands it on.
+    *ir::epilogue_of(p->attrs) = bn.as<ir::BatchNormAttrs>().epilogue;
     const std::string pn = p->name();
     p->fused.push_back(b);
     p->fused.insert(p->fused.end(), bn.fused.begin(), bn.fused.end());

@@ -1,5 +1,6 @@
-// fuse-activation: an activation right after conv2d, linear or add becomes
-// the activation of that op's epilogue, computed before the result is stored:
+// fuse-activation: an activation right after conv2d, linear, add or (in
+// inference graphs) batch_norm becomes the activation of that op's epilogue,
+// computed before the result is stored:
 //   relu(conv(x))  ->  conv(x) {epilogue=relu}
 // Exact in inference and training (the forward value is the same).
 //
@@ -52,6 +53,12 @@ class FuseActivation : public Pass {
     return true;
   }
 
+  static bool training_graph(const ir::Graph& g) {
+    for (const auto& n : g.nodes())
+      if (ir::op_info(n->op).role != ir::OpRole::Layer) return true;
+    return false;
+  }
+
   bool fuse(ir::Graph& g, Node& a, PassContext& ctx) {
     const std::string an = a.name();
     ir::Value* x = a.inputs[0];
@@ -61,6 +68,13 @@ class FuseActivation : public Pass {
     if (!ep) {
       ctx.refused({an, p->name()}, an + ": not fused: " + ir::op_name(p->op) + " '" + p->name() +
                                        "' has no epilogue");
+      return false;
+    }
+    // Training kernels compute a batch norm with the batch's statistics and
+    // keep its output for the backward ops: no epilogue there.
+    if (p->op == OpKind::BatchNorm && (ctx.mode != Mode::Inference || training_graph(g))) {
+      ctx.refused({an, p->name()},
+                  an + ": not fused: batch_norm '" + p->name() + "' in a training graph");
       return false;
     }
     auto uses = g.use_counts();

@@ -191,7 +191,8 @@ bool Lowerer::node(const Node& n) {
       Geometry gc = dense({C});
       int32_t ps = weight(n.name() + ".scale", {C}, std::move(scale), gc);
       int32_t pt = weight(n.name() + ".shift", {C}, std::move(shift), gc);
-      elementwise(n, {x}, ElementwiseOp::ScaleShift, {}, 1.0, {ps, pt});
+      elementwise(n, {x}, ElementwiseOp::ScaleShift, n.as<ir::BatchNormAttrs>().epilogue, 1.0,
+                  {ps, pt});
       return true;
     }
     case OpKind::Relu:

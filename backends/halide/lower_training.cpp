@@ -118,6 +118,8 @@ bool Lowerer::training_node(const Node& n) {
     }
     case OpKind::BatchNorm: {
       const auto& a = n.as<ir::BatchNormAttrs>();
+      CNNC_INTERNAL_ASSERT(a.epilogue.empty())
+          << "batch_norm '" << n.name() << "' fused in a training graph (fuse-activation)";
       const Value* x = d[0];
       KernelSpec s;
       s.family = Family::BatchNormTrain;
