@@ -89,9 +89,11 @@ std::string optimized_table(const ir::Graph& g, const OptimizedView& o) {
       {"kernel", "op", "output", "arena offset", "contains"}};
   for (const auto& n : o.graph->nodes()) {
     const ir::Value* v = n->output();
-    rows.push_back({n->name(), ir::op_name(n->op), v->type.shape.str(),
-                    v->arena_offset ? format_thousands(*v->arena_offset) : std::string("-"),
-                    join(contents(*n), " + ")});
+    std::string place = v->arena_offset ? format_thousands(*v->arena_offset) : "-";
+    if (v->arena_batch_stride)  // a slice of a concatenation at batch > 1
+      place += " (images " + format_thousands(v->arena_batch_stride) + " apart)";
+    rows.push_back(
+        {n->name(), ir::op_name(n->op), v->type.shape.str(), place, join(contents(*n), " + ")});
   }
   std::vector<size_t> w(5, 0);
   for (const auto& r : rows)
@@ -145,6 +147,7 @@ nlohmann::ordered_json optimized_json(const OptimizedView& o) {
       k["epilogue"] = ir::print_epilogue(*e);
     k["output_shape"] = n->output()->type.shape.dims;
     if (n->output()->arena_offset) k["arena_offset"] = *n->output()->arena_offset;
+    if (n->output()->arena_batch_stride) k["arena_batch_stride"] = n->output()->arena_batch_stride;
     kernels.push_back(std::move(k));
   }
   j["kernels"] = std::move(kernels);
