@@ -76,16 +76,22 @@ Peak measure_fp32_peak(int threads, double seconds) {
     }
     iters *= 4;
   }
-  std::vector<double> flops(static_cast<size_t>(threads));
-  auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] { flops[static_cast<size_t>(t)] = loop(iters); });
-  for (std::thread& t : pool) t.join();
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  double total = 0;
-  for (double f : flops) total += f;
-  p.gflops = total / s * 1e-9;
+  // Other work on a shared machine only lowers the rate, and one sample taken
+  // in a busy moment read 25 % low: the best of five short rounds is the peak.
+  constexpr int kRounds = 5;
+  iters = std::max(1L, iters / kRounds);
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<double> flops(static_cast<size_t>(threads));
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] { flops[static_cast<size_t>(t)] = loop(iters); });
+    for (std::thread& t : pool) t.join();
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double total = 0;
+    for (double f : flops) total += f;
+    p.gflops = std::max(p.gflops, total / s * 1e-9);
+  }
   return p;
 }
 

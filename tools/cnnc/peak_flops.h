@@ -11,7 +11,8 @@ struct Peak {
 };
 
 /// Runs a multiply-add loop with 12 independent accumulators per thread on
-/// `threads` threads for about `seconds`.
+/// `threads` threads for about `seconds` in all, in five rounds; the best
+/// round's rate.
 Peak measure_fp32_peak(int threads, double seconds = 0.25);
 
 }  // namespace cnnc::tool
