@@ -228,9 +228,9 @@ WINOGRAD = """graph "winograd" {
 # DenseNet's blocks at batch 2: each layer concatenates its input with its new
 # channels, and plan-memory builds the chain in place, every slice's images one
 # image of the last concatenation apart (a batch stride): Winograd convolutions
-# (%d1, %d2) and a max_pool (%p) write strided slices, batch norms read them
-# (%n2 reads %cat1), a relu works in place on one (%r), a flatten views one and
-# a linear layer reads it (%f, %fc).
+# (%d1, %d2, the latter with its relu %r fused) and a max_pool (%p) write
+# strided slices, batch norms (relus fused) read them (%n2 reads %cat1), a
+# flatten views one and a linear layer reads it (%f, %fc).
 DENSE_CHAIN = """graph "dense_chain" {
   input %x: f32[2,32,16,16]
   param @n1.gamma: f32[32]
