@@ -18,6 +18,19 @@ int fit(int want, int64_t extent) {
   return v;
 }
 
+// The register tile of the blocked and Winograd convolutions: tile_k blocks
+// of B output channels × at most max_x pixels (or transform tiles), within
+// the accumulator registers: AVX2 10 of 16, AVX-512 12 of 32, SSE 8 of 16.
+struct RegisterTile {
+  int tile_k, max_x;
+};
+RegisterTile register_tile(Isa isa, int B, int blocks) {
+  const int regs = isa == Isa::Avx512 ? 12 : isa == Isa::Avx2 ? 10 : 8;
+  const int vecs_per_block = std::max(1, B / lanes(isa));
+  const int tile_k = std::max(1, std::min({regs / 4 / vecs_per_block, 2, blocks}));
+  return {tile_k, std::max(1, regs / (tile_k * vecs_per_block))};
+}
+
 // The blocked convolution (templates_conv_blocked.cpp): tiles of tile_x
 // pixels × tile_k blocks of B output channels, measured on ResNet-50's 3x3
 // and 1x1 shapes (AVX2, 2 threads): B16 x4/x5 k1 reach 160-188 GFLOP/s, B8
@@ -29,12 +42,10 @@ void blocked_conv_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   const int64_t width = spec.out_blocked ? out.extent[0] / B : out.extent[0];
   const int64_t height = out.extent[1];
   s.vector = fit(lanes(isa), width);
-  // Accumulator registers per tile: AVX2 10 of 16, AVX-512 12 of 32, SSE 8 of 16.
-  const int regs = isa == Isa::Avx512 ? 12 : isa == Isa::Avx2 ? 10 : 8;
-  const int vecs_per_block = std::max(1, B / lanes(isa));
   const int blocks = static_cast<int>(spec.out_blocked ? out.extent[2] : out.extent[2] / B);
-  s.tile_k = std::max(1, std::min({regs / 4 / vecs_per_block, 2, blocks}));
-  const int max_x = std::max(1, regs / (s.tile_k * vecs_per_block));
+  const RegisterTile rt = register_tile(isa, B, blocks);
+  s.tile_k = rt.tile_k;
+  const int max_x = rt.max_x;
   int best = 1;
   int64_t best_waste = width;
   for (int t = std::max(1, max_x - 1); t <= max_x; ++t) {
@@ -78,9 +89,8 @@ void winograd_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   const int64_t most = s.share_input ? Ty : std::clamp<int64_t>(512 * 1024 / row_bytes, 1, Ty);
   const int64_t bands = (Ty + most - 1) / most;  // equal bands of rows
   s.parallel_split = static_cast<int>((Ty + bands - 1) / bands);
-  const int regs = isa == Isa::Avx512 ? 12 : isa == Isa::Avx2 ? 10 : 8;
-  const int vecs_per_block = std::max(1, B / lanes(isa));
-  s.tile_k = std::max(1, std::min({regs / 4 / vecs_per_block, 2, blocks}));
+  const RegisterTile rt = register_tile(isa, B, blocks);
+  s.tile_k = rt.tile_k;
   auto tasks = [&](int64_t rows, int group) {
     return (Ty + rows - 1) / rows * N * ((blocks + group - 1) / group);
   };
@@ -92,8 +102,7 @@ void winograd_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   int64_t rows = s.parallel_split;
   while (tasks(rows, group) < 8 && rows > 1) rows = (rows + 1) / 2;
   s.parallel_split = static_cast<int>(rows);
-  s.tile_x = static_cast<int>(
-      std::min<int64_t>(rows * Tx, std::max(1, regs / (s.tile_k * vecs_per_block))));
+  s.tile_x = static_cast<int>(std::min<int64_t>(rows * Tx, rt.max_x));
   s.vector = lanes(isa);
 }
 
