@@ -208,6 +208,11 @@ std::unordered_map<const Value*, int> Graph::use_counts() const {
   return uses;
 }
 
+bool Graph::is_training() const {
+  return std::any_of(nodes_.begin(), nodes_.end(),
+                     [](const auto& n) { return op_info(n->op).role != OpRole::Layer; });
+}
+
 int64_t Graph::batch() const {
   if (inputs_.empty() || inputs_[0]->type.shape.rank() == 0) return 1;
   return inputs_[0]->type.shape[0];

@@ -153,6 +153,8 @@ class Graph {
 
   /// Batch size: dim 0 of the first input (1 if there is none).
   int64_t batch() const;
+  /// A training graph: it has ops besides layers (a loss, backward ops, updates).
+  bool is_training() const;
 
  private:
   Value* new_value(ValueKind kind, std::string name, TensorType type, SourceLoc loc);

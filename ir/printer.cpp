@@ -122,7 +122,6 @@ std::string type_with_placement(const Value& v) {
   s += " in arena[" + std::to_string(*v.arena_offset);
   if (v.arena_batch_stride) s += ", batch_stride=" + std::to_string(v.arena_batch_stride);
   return s + "]";
-  return s;
 }
 
 }  // namespace

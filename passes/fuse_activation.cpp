@@ -53,12 +53,6 @@ class FuseActivation : public Pass {
     return true;
   }
 
-  static bool training_graph(const ir::Graph& g) {
-    for (const auto& n : g.nodes())
-      if (ir::op_info(n->op).role != ir::OpRole::Layer) return true;
-    return false;
-  }
-
   bool fuse(ir::Graph& g, Node& a, PassContext& ctx) {
     const std::string an = a.name();
     ir::Value* x = a.inputs[0];
@@ -72,7 +66,7 @@ class FuseActivation : public Pass {
     }
     // Training kernels compute a batch norm with the batch's statistics and
     // keep its output for the backward ops: no epilogue there.
-    if (p->op == OpKind::BatchNorm && (ctx.mode != Mode::Inference || training_graph(g))) {
+    if (p->op == OpKind::BatchNorm && (ctx.mode != Mode::Inference || g.is_training())) {
       ctx.refused({an, p->name()},
                   an + ": not fused: batch_norm '" + p->name() + "' in a training graph");
       return false;

@@ -23,7 +23,7 @@ int64_t align(int64_t v) { return (v + kArenaAlignment - 1) / kArenaAlignment * 
 
 class Planner {
  public:
-  explicit Planner(const ir::Graph& g) : g_(g) {}
+  explicit Planner(const ir::Graph& g) : g_(g), training_(g.is_training()) {}
 
   struct Group {
     int64_t size = 0;
@@ -38,7 +38,6 @@ class Planner {
     const int64_t n = static_cast<int64_t>(nodes.size());
     for (int64_t i = 0; i < n; ++i) {
       const Node& node = *nodes[static_cast<size_t>(i)];
-      training_ = training_ || ir::op_info(node.op).role != ir::OpRole::Layer;
       for (const Value* o : node.outputs) def_[o] = last_[o] = i;
       for (const Value* in : node.inputs)
         if (in->kind == ir::ValueKind::Result) last_[in] = std::max(last_[in], i);
@@ -257,13 +256,13 @@ class Planner {
   }
 
   const ir::Graph& g_;
+  const bool training_;
   std::unordered_map<const Value*, int64_t> def_, last_;
   std::unordered_set<const Value*> outputs_;
   std::unordered_map<const Value*, int> group_;
   std::unordered_map<const Value*, int64_t> within_;
   std::unordered_map<const Value*, int64_t> batch_stride_;  ///< 0: dense
-  bool training_ = false;
-  std::unordered_set<const Value*> dense_only_;  ///< read in views that merge images
+  std::unordered_set<const Value*> dense_only_;             ///< read in views that merge images
   std::vector<Group> groups_;
   int64_t views_ = 0, in_place_ = 0, slices_ = 0;
 };

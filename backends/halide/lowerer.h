@@ -80,8 +80,7 @@ class Lowerer {
     out_.name = g_.name;
     CNNC_INTERNAL_ASSERT(g_.arena_bytes.has_value()) << "lowering a graph without a memory plan";
     out_.arena_bytes = *g_.arena_bytes;
-    for (const auto& n : g_.nodes())
-      if (ir::op_info(n->op).role != ir::OpRole::Layer) training_ = true;
+    training_ = g_.is_training();
     out_.training = training_;
     for (size_t i = 0; i < g_.inputs().size(); ++i)
       input_index_[g_.inputs()[i]] = static_cast<int32_t>(i);
