@@ -98,6 +98,7 @@ std::string schedule_problem(const KernelSpec& k, const Schedule& s) {
   if (k.family == Family::Conv && k.block) {
     max_x = std::min(max_x, o.width);
     max_k = std::min(max_k, o.channels);
+    if (o.height == 1) max_split = o.width;  // tiles of the one row per task
   } else if (s.fuse_pixels) {
     // Tiles of V·tile_x of the pixels of every image; never a row of pixels.
     const Geometry& g = k.args.back();
@@ -158,8 +159,15 @@ ScheduleSpace::ScheduleSpace(const KernelSpec& spec, Isa isa, const Schedule& ba
       } else if (spec.block) {
         add("tile_x", range(1, std::min(8, o.width)));
         add("tile_k", range(1, std::min(4, o.channels)));
+        // Rows per task, or on a one-row output (a 1x1 convolution's flat
+        // pixels) the default's tiles split into 1 to 16 tasks.
         std::set<int> splits;
-        for (int d : divisors(o.height)) splits.insert(d);
+        if (o.height == 1) {
+          const int tiles = (o.width + base.tile_x - 1) / base.tile_x;
+          for (int n : {1, 2, 3, 4, 6, 8, 12, 16}) splits.insert((tiles + n - 1) / n);
+        } else {
+          for (int d : divisors(o.height)) splits.insert(d);
+        }
         add("parallel_split", splits);
         // Chunks of whole input blocks, as the template sums them.
         const auto [C, Bi] = input_blocks(spec);

@@ -9,7 +9,9 @@
 // broadcast scalar and each weight row as one vector from the packed weights
 // [B, C, S·R, K/B]. The input is first repacked into blocks of Bi channels
 // (padding included), so the channels a tile reads are adjacent. A task is one
-// group of tile_k channel blocks over parallel_split output rows; it sums the
+// group of tile_k channel blocks over parallel_split output rows (on a
+// one-row output, a 1x1 convolution's flat pixels: parallel_split register
+// tiles of the row, so a few channel groups still make tasks); it sums the
 // input channels in chunks (Schedule::chunk) so the chunk's weights stay in L1
 // while the task sweeps its tiles, accumulating into a per-task buffer that
 // the epilogue then writes back as NCHW. Every output is still a serial sum in
@@ -87,8 +89,11 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
   // shift inwards past the start.
   const int KT = std::clamp(s.tile_k, 1, gw.extent[3]), XT = std::clamp(s.tile_x, 1, Wo);
   const int P = std::clamp(s.parallel_split, 1, Ho);
+  // One-row outputs split the row into tasks of PX tiles (0: the whole row).
+  const int tiles = (Wo + XT - 1) / XT;
+  const int PX = Ho == 1 && s.parallel_split < tiles ? std::max(1, s.parallel_split) : 0;
   Var yo("yo"), yi("yi"), kt("kt"), kin("kin"), task("task"), xo("xo"), xi("xi"), kbo("kbo"),
-      kbi("kbi");
+      kbi("kbi"), xs("xs");
   // A depthwise task reads only its own channel blocks and rows: it repacks
   // that strip itself (it stays in cache for the task's tiles) rather than
   // the whole input making one more trip through memory. Other convolutions
@@ -127,15 +132,22 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
     Func out("out");
     out(xk, oy, ko, n) = activate(k.epilogue.act, v);
     fix_output(out, gy);
+    // Tasks of PX tiles of the row, or all of it (xs has extent 1). The last
+    // task shifts inwards, recomputing a few tiles before it (same values),
+    // so every task's tiles are whole.
+    // (Split as tiles, not pixels: a shifted pixel range hides the tiles'
+    // constant width from Halide, and the register tile becomes a buffer.)
     out.split(oy, yo, yi, P, TailStrategy::GuardWithIf)
         .split(ko, kt, kin, KT)
         .split(xk, xo, xi, B)
         .split(xo, xt, xu, XT)
-        .reorder(xi, xu, kin, xt, yi, kt, yo, n)
+        .split(xt, xs, xt, PX ? PX : tiles, TailStrategy::ShiftInwards)
+        .reorder(xi, xu, kin, xt, yi, xs, kt, yo, n)
         .vectorize(xi)
         .unroll(xu)
         .unroll(kin)
-        .fuse(kt, yo, task)
+        .fuse(xs, kt, task)
+        .fuse(task, yo, task)
         .fuse(task, n, task);
     if (s.parallel) out.parallel(task);
     schedule_part(out, xt);
@@ -162,21 +174,27 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
   // Tails of the pure output shift inwards (a conv never works in place); the
   // accumulation is an update, so its tails are guarded instead.
   out.split(oy, yo, yi, P, TailStrategy::GuardWithIf);
+  // A task's pixels, as above (every task's accumulator the same size).
+  const int segment = PX ? PX * XT : Wo;
   if (k.out_blocked) {
     out.split(ko, kt, kin, KT)
         .split(xk, xo, xi, B)
-        .reorder(xi, xo, kin, yi, kt, yo, n)
+        .split(xo, xs, xo, segment, TailStrategy::ShiftInwards)
+        .reorder(xi, xo, kin, yi, xs, kt, yo, n)
         .vectorize(xi);
   } else {
     out.split(ko, kt, kin, B * KT)
-        .reorder(ox, kin, yi, kt, yo, n)
-        .vectorize(ox, std::min(s.vector, Wo), TailStrategy::GuardWithIf);
+        .split(ox, xs, ox, segment, TailStrategy::ShiftInwards)
+        .reorder(ox, kin, yi, xs, kt, yo, n)
+        .vectorize(ox, std::min(s.vector, segment), TailStrategy::GuardWithIf);
   }
-  out.fuse(kt, yo, task).fuse(task, n, task);
+  out.fuse(xs, kt, task).fuse(task, yo, task).fuse(task, n, task);
   if (s.parallel) out.parallel(task);
   acc.compute_at(out, task).vectorize(ki);
   acc.update()
-      .split(ox, xo, xi, XT, TailStrategy::GuardWithIf)
+      // Segments are whole tiles, but their shifted start hides that from
+      // Halide's simplifier: rounding up keeps guards out of the tile loop.
+      .split(ox, xo, xi, XT, PX ? TailStrategy::RoundUp : TailStrategy::GuardWithIf)
       .split(kb, kbo, kbi, KT, TailStrategy::GuardWithIf)
       .reorder(ki, xi, kbi, xo, oy, kbo, rc, n)
       .vectorize(ki)
