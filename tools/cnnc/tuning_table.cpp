@@ -1,5 +1,6 @@
 #include "tools/cnnc/tuning_table.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 
@@ -44,6 +45,42 @@ std::string tuning_table(const std::vector<TuningRow>& rows, double peak) {
   append(out, "%-28s %-16s %5s %11.3f %11.3f %7.2fx %8.1f\n", "total (all calls)", "", "",
          def_total, tuned_total, tuned_total > 0 ? def_total / tuned_total : 0.0,
          tuned_total > 0 ? static_cast<double>(flops) / (tuned_total * 1e6) : 0.0);
+  return out;
+}
+
+std::string tuning_headroom(const std::vector<TuningRow>& rows, double peak) {
+  if (peak <= 0) return {};
+  int convs = 0, near = 0;
+  double lowest = 0, def_total = 0, bound_total = 0;
+  std::string lowest_name;
+  for (const TuningRow& r : rows) {
+    if (r.default_ms <= 0 || r.calls <= 0) continue;
+    const double per_call = static_cast<double>(r.flops) / r.calls;
+    const double rate = per_call / (r.default_ms * 1e6);  // GFLOP/s
+    const bool conv = r.family.rfind("conv", 0) == 0, winograd = r.family == "conv_winograd";
+    const bool compute = conv || r.family.rfind("linear", 0) == 0;
+    double at_peak = r.default_ms;
+    if (compute && r.flops > 0)
+      at_peak = std::min(at_peak, per_call * (winograd ? 0.25 : 1.0) / (peak * 1e6));
+    def_total += r.default_ms * r.calls;
+    bound_total += at_peak * r.calls;
+    if (!conv || r.flops <= 0) continue;
+    ++convs;
+    const double pct = 100 * rate / peak;
+    if (pct >= 90) ++near;
+    if (lowest_name.empty() || pct < lowest) lowest = pct, lowest_name = r.layers;
+  }
+  std::string out;
+  if (convs)
+    append(out,
+           "defaults: %d of %d convolution kernels within 10%% of the peak%s; lowest %.1f%% "
+           "(%s)\n",
+           near, convs, near == convs ? " (every one)" : "", lowest, lowest_name.c_str());
+  if (bound_total > 0)
+    append(out,
+           "headroom: every convolution and linear kernel at the peak would take %.3f of the "
+           "defaults' %.3f ms: schedules can gain at most %.2fx\n",
+           bound_total, def_total, def_total / bound_total);
   return out;
 }
 

@@ -21,4 +21,13 @@ struct TuningRow {
 /// (0: no such column).
 std::string tuning_table(const std::vector<TuningRow>& rows, double peak_gflops);
 
+/// How far the default schedules are from the peak, the figures issue 10's
+/// "tuned, or already near the peak" asks for: how many convolution kernels
+/// run within 10 % of `peak_gflops` at their default (Winograd ones at the
+/// rate a direct kernel would need), the lowest, and the most any schedule
+/// could gain: every convolution and linear kernel at the peak (Winograd at
+/// a quarter of the direct FLOPs), the other kernels as measured. Empty
+/// without a peak.
+std::string tuning_headroom(const std::vector<TuningRow>& rows, double peak_gflops);
+
 }  // namespace cnnc::tool

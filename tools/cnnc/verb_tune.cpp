@@ -302,6 +302,7 @@ int verb_tune(const std::vector<std::string>& args) {
         "peak %.1f GFLOP/s (%s, %d threads, measured); tuned network matches the reference "
         "backend (max |diff| %.3g, tolerance %.3g)\n",
         peak.gflops, peak.isa, run_opts.thread_count(), d.max_abs, d.tol);
+    std::fputs(tuning_headroom(rows, peak.gflops).c_str(), stdout);
     for (const halide::KernelResult& k : result.kernels)
       for (const halide::TuningRecord& f : k.failures)
         std::printf("failed candidate: %s %s: %s (%s)\n", k.layers.c_str(),
