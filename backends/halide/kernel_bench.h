@@ -32,7 +32,7 @@ class JitKernel {
   /// more have passed (at least min_runs, at most max_runs); milliseconds.
   std::vector<double> time(double seconds, int min_runs, int max_runs);
   /// The output buffer's elements (its whole span, in memory order).
-  std::vector<float>& output();
+  std::vector<float> output() const;
 
  private:
   struct Impl;

@@ -3,15 +3,14 @@
 // flat pixels): every split computes what the whole row computes.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <array>
-#include <cmath>
 #include <iostream>
 
 #include "backends/halide/kernel_bench.h"
 #include "backends/halide/kernel_spec.h"
 #include "backends/halide/lower.h"
 #include "backends/halide/schedule_space.h"
+#include "test/unit/backends/jit_check.h"
 #include "test/unit/backends/optimised_graph.h"
 
 namespace cnnc {
@@ -103,18 +102,7 @@ TEST(ConvBlocked, OneRowTaskSplitsComputeTheWholeRow) {
       s.chunk = chunk;
       s.tile_x = x;
       s.tile_k = k;
-      ASSERT_EQ(halide::schedule_problem(spec, s), "") << s.key();
-      SCOPED_TRACE(s.key() + " on " + spec.key());
-      halide::JitKernel j(spec, s, "host", 5);
-      j.run();
-      const std::vector<float>& got = j.output();
-      ASSERT_EQ(got.size(), want.size());
-      float worst = 0, scale = 1;
-      for (size_t i = 0; i < got.size(); ++i) {
-        worst = std::max(worst, std::abs(got[i] - want[i]));
-        scale = std::max(scale, std::abs(want[i]));
-      }
-      EXPECT_LE(worst, 1e-5f * scale) << s.key() << " (largest output " << scale << ")";
+      test::expect_computes(spec, s, want, 5);
       ++tried;
     }
     EXPECT_EQ(tried, 5);

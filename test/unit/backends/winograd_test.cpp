@@ -17,6 +17,7 @@
 #include "frontend/load_network.h"
 #include "passes/pass_manager.h"
 #include "passes/passes.h"
+#include "test/unit/backends/jit_check.h"
 #include "test/unit/backends/optimised_graph.h"
 
 namespace cnnc {
@@ -185,17 +186,7 @@ TEST(Winograd, TunedSchedulesComputeWhatTheDefaultComputes) {
       s.chunk = chunk;
       s.tile_x = x;
       s.tile_k = k;
-      ASSERT_EQ(halide::schedule_problem(spec, s), "") << s.key();
-      halide::JitKernel j(spec, s, "host", 11);
-      j.run();
-      const std::vector<float>& got = j.output();
-      ASSERT_EQ(got.size(), want.size());
-      float worst = 0, scale = 1;
-      for (size_t i = 0; i < got.size(); ++i) {
-        worst = std::max(worst, std::abs(got[i] - want[i]));
-        scale = std::max(scale, std::abs(want[i]));
-      }
-      EXPECT_LE(worst, 1e-5f * scale) << s.key() << " (largest output " << scale << ")";
+      test::expect_computes(spec, s, want, 11);
       ++tried;
     }
     EXPECT_EQ(tried, 6);
