@@ -42,8 +42,8 @@ struct TuningRecord {
   double max_diff = 0;    ///< largest |difference| from the default schedule's output
   double default_ms = 0;  ///< the default schedule's median (best records)
   uint64_t seed = 0;
-  /// Trials: 0 in the search; 1 and 2 when the default and the winner are
-  /// measured again side by side to confirm the winner.
+  /// Trials: 0 in the search; 1-4 when the default (1, 4) and the winner
+  /// (2, 3) are measured again side by side to confirm the winner.
   int round = 0;
   std::string date;     ///< UTC, ISO 8601
   std::string message;  ///< what failed

@@ -73,6 +73,13 @@ TEST(ConvBlocked, DefaultTilesFitAndOneRowOutputsSplit) {
   const halide::KernelSpec small = pointwise(1, 32, 256, 7, true);
   EXPECT_EQ(halide::default_schedule(small, halide::Isa::Avx512).tile_x, 7);
   EXPECT_EQ(halide::default_schedule(small, halide::Isa::Avx2).tile_x, 5);
+  // One pass over the input channels when their weights fit 32 KiB (256
+  // channels x 2 blocks of 16), else passes of 64.
+  EXPECT_EQ(s.chunk, 96);
+  EXPECT_EQ(halide::default_schedule(pointwise(1, 256, 64, 8, true), halide::Isa::Avx512).chunk,
+            256);
+  EXPECT_EQ(halide::default_schedule(pointwise(1, 512, 64, 8, true), halide::Isa::Avx512).chunk,
+            64);
 }
 
 // Every split of the row into tasks, with and without a short last task, in
