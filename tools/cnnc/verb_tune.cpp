@@ -153,6 +153,10 @@ int verb_tune(const std::vector<std::string>& args) {
   w.add_to(p, /*allow_file=*/true);
   pipe.add_to(p);
   p.epilog(
+      "The closing table gives each kernel's default and tuned time, speed-up, GFLOP/s and %\n"
+      "of the FMA peak (measured then); two lines follow: how many convolution kernels run\n"
+      "within 10% of the peak at their default schedule, and the most any schedule could\n"
+      "gain (every convolution and linear kernel at the peak).\n\n"
       "The database records the full target (CPU features included), the Halide version and\n"
       "the kernel templates' revision; cnnc compile --tuning-db uses a record only where all\n"
       "match. Faults for tests: CNNC_TUNE_FAULT=crash@N,hang@N,wrong@N,compile_error@N makes\n"
