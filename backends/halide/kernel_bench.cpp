@@ -26,12 +26,21 @@ void use_runtime_pool(int threads) {
   if (threads > 0) cnnrt_pool_set_threads(threads);
 }
 
+namespace {
+
+// An argument's memory, and where in it its elements lie.
+struct Storage {
+  std::vector<float> data;
+  size_t first = 0, span = 0;
+  float* begin() { return data.data() + first; }
+};
+
+}  // namespace
+
 struct JitKernel::Impl {
   Halide::Pipeline pipeline;
   Halide::Target target;
-  std::vector<std::vector<float>> storage;  // per argument, output last
-  std::vector<size_t> first;                // where each argument's elements start in storage
-  std::vector<size_t> span;                 // and how many
+  std::vector<Storage> storage;  // per argument, output last
   std::vector<Halide::Buffer<float>> buffers;
 
   void run() { pipeline.realize(Halide::Pipeline::RealizationArg(buffers.back()), target); }
@@ -40,14 +49,13 @@ struct JitKernel::Impl {
 namespace {
 
 // A buffer with g's extents and strides (not necessarily dense: a concat
-// slice, a blocked view) over `data`, from element `first` on. Argument
-// `index` starts 64-byte aligned, as in a library's arena, and 448 bytes
-// further into a 4 KiB page than the argument before it: vectors straight
-// from malloc started 16 bytes past a page, so every 64-byte access split
-// two cache lines and all arguments aliased in 4 KiB (some kernels timed 2x
-// slower than in their network).
-Halide::Buffer<float> view(std::vector<float>& data, size_t& first, size_t& span, const Geometry& g,
-                           size_t index) {
+// slice, a blocked view) in fresh zeroed storage `st`. Argument `index`
+// starts 64-byte aligned, as in a library's arena, and 448 bytes further into
+// a 4 KiB page than the argument before it: vectors straight from malloc
+// started 16 bytes past a page, so every 64-byte access split two cache lines
+// and all arguments aliased in 4 KiB (some kernels timed 2x slower than in
+// their network).
+Halide::Buffer<float> view(Storage& st, const Geometry& g, size_t index) {
   std::vector<halide_dimension_t> dims;
   int64_t n = 1;
   for (int d = 0; d < g.rank; ++d) {
@@ -55,12 +63,12 @@ Halide::Buffer<float> view(std::vector<float>& data, size_t& first, size_t& span
     dims.push_back({0, g.extent[i], g.stride[i], 0});
     n += int64_t{g.extent[i] - 1} * g.stride[i];
   }
-  span = static_cast<size_t>(n);
-  data.assign(span + 2048, 0.0f);  // room to move up to 8 KiB in
-  const auto at = reinterpret_cast<uintptr_t>(data.data());
+  st.span = static_cast<size_t>(n);
+  st.data.assign(st.span + 2048, 0.0f);  // room to move up to 8 KiB in
+  const auto at = reinterpret_cast<uintptr_t>(st.data.data());
   const uintptr_t want = (at + 4095) / 4096 * 4096 + (index * 448) % 4096;
-  first = (want - at) / sizeof(float);
-  return Halide::Buffer<float>(data.data() + first, g.rank, dims.data());
+  st.first = (want - at) / sizeof(float);
+  return Halide::Buffer<float>(st.begin(), g.rank, dims.data());
 }
 
 }  // namespace
@@ -72,17 +80,14 @@ JitKernel::JitKernel(const KernelSpec& spec, const Schedule& s, const std::strin
   impl_->target = Halide::Target(target == "host" ? host_target() : target)
                       .without_feature(Halide::Target::NoRuntime)
                       .without_feature(Halide::Target::UserContext);
-  const size_t args = spec.args.size();
-  impl_->storage.resize(args);
-  impl_->first.resize(args);
-  impl_->span.resize(args);
-  for (size_t a = 0; a < args; ++a) {
-    impl_->buffers.push_back(
-        view(impl_->storage[a], impl_->first[a], impl_->span[a], spec.args[a], a));
-    if (a + 1 == args) break;
+  impl_->storage.resize(spec.args.size());
+  for (size_t a = 0; a < spec.args.size(); ++a) {
+    Storage& st = impl_->storage[a];
+    impl_->buffers.push_back(view(st, spec.args[a], a));
+    if (a + 1 == spec.args.size()) break;
     RandomStream rng(seed, spec.key() + "#" + std::to_string(a));
-    float* v = impl_->storage[a].data() + impl_->first[a];
-    for (size_t i = 0; i < impl_->span[a]; ++i) v[i] = static_cast<float>(2 * rng.uniform() - 1);
+    for (float *v = st.begin(), *end = v + st.span; v != end; ++v)
+      *v = static_cast<float>(2 * rng.uniform() - 1);
     b.args[a].set(impl_->buffers[a]);
   }
   impl_->pipeline = Halide::Pipeline(b.output);
@@ -114,8 +119,8 @@ std::vector<double> JitKernel::time(double seconds, int min_runs, int max_runs) 
 }
 
 std::vector<float> JitKernel::output() const {
-  const float* v = impl_->storage.back().data() + impl_->first.back();
-  return std::vector<float>(v, v + impl_->span.back());
+  Storage& st = impl_->storage.back();
+  return std::vector<float>(st.begin(), st.begin() + st.span);
 }
 
 TimingSummary summarize(std::vector<double> ms) {

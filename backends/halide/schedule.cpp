@@ -52,10 +52,10 @@ void blocked_conv_schedule(const KernelSpec& spec, Isa isa, Schedule& s) {
   const int64_t height = out.extent[1];
   s.vector = fit(lanes(isa), width);
   const int blocks = static_cast<int>(spec.out_blocked ? out.extent[2] : out.extent[2] / B);
-  const RegisterTile rt = register_tile(isa, B, blocks);
-  s.tile_k = blocks % rt.tile_k ? 1 : rt.tile_k;
-  const int vecs_per_block = std::max(1, B / lanes(isa));
-  const int max_x = rt.max_x * rt.tile_k / s.tile_k;
+  RegisterTile rt = register_tile(isa, B, blocks);
+  if (blocks % rt.tile_k) rt = register_tile(isa, B, 1);  // one block per tile
+  s.tile_k = rt.tile_k;
+  const int max_x = rt.max_x, vecs_per_block = std::max(1, B / lanes(isa));
   const int most = isa == Isa::Avx512 ? std::max(max_x, 16 / (s.tile_k * vecs_per_block)) : max_x;
   int best = 0;
   for (int t = max_x; t >= (max_x + 1) / 2 && !best; --t)
