@@ -35,11 +35,33 @@ struct ProductArgs {
 };
 ProductArgs product_args(const KernelSpec& k, Built& b);
 
+/// Pads the storage of `f`, an internal stage that vector loops read along
+/// `dim`, to a multiple of `lanes` there. Two Halide 14 bugs, each found by
+/// the differential tester (test/fuzz/difftest.py), need it:
+///  - a vector loop of two iterations whose guarded tail holds one lane,
+///    reading `f` through a value used twice (an epilogue's select): the
+///    simplifier takes the odd lanes of the tail's predicated load for an
+///    access past the allocation, declares the tail unreachable and deletes
+///    it, so the row's last output is never written;
+///  - stride-2 vector loads from rows whose length is not a multiple of the
+///    vector: the dense loads they are made of are emitted as aligned
+///    (vmovaps) at unaligned addresses, and the kernel dies of SIGSEGV.
+void pad_storage(Halide::Func f, const Halide::Var& dim, int lanes);
+
 /// The largest divisor of n that is ≤ limit (≥ 1).
 int divisor_at_most(int n, int limit);
 
-/// The fused epilogue's activation applied to v.
+/// The fused epilogue's activation applied to v. NaN in, NaN out, and
+/// finite at any finite input (PyTorch's semantics), though Halide compiles
+/// float code with fast-math flags.
 Halide::Expr activate(const ir::Activation& act, Halide::Expr v);
+/// e^v as float32 has it for every v (0 below -104, +inf above 89, NaN for
+/// NaN): Halide's own exp overflows its exponent for |v| >~ 2^31 / log2(e).
+Halide::Expr exp_safe(Halide::Expr v);
+/// select(is_nan(v), v, f), kept strict under fast-math.
+Halide::Expr keep_nan(Halide::Expr v, Halide::Expr f);
+/// max(a, b) that is NaN when either is (PyTorch's max pooling and softmax).
+Halide::Expr nan_max(Halide::Expr a, Halide::Expr b);
 
 /// The accumulator acc(x, y, channel, n) of a convolution-like template,
 /// computed per register tile at out's `xo`: vectors of V along x, unrolled

@@ -37,11 +37,27 @@ ProductArgs product_args(const KernelSpec& k, Built& b) {
   return p;
 }
 
+void pad_storage(Func f, const Var& dim, int lanes) {
+  if (lanes > 1) f.align_storage(dim, lanes);
+}
+
 int divisor_at_most(int n, int limit) {
   for (int d = std::max(1, std::min(n, limit)); d > 1; --d)
     if (n % d == 0) return d;
   return 1;
 }
+
+// Halide compiles float code with fast-math flags (no NaNs, no infinities)
+// and its own exp (a polynomial times 2^k, k = the argument's integer part,
+// which overflows: exp(1e20) came out 0, so sigmoid(-1e20) was 1, and exp of
+// NaN 0). PyTorch's semantics instead, where they matter: the argument
+// clamped to where float32's exp is 0 or infinite, and a NaN argument, or a
+// NaN input of an activation, passed through by a strict test and choice.
+Expr exp_safe(Expr v) { return strict_float(select(is_nan(v), v, exp(clamp(v, -104.0f, 89.0f)))); }
+
+Expr keep_nan(Expr v, Expr f) { return strict_float(select(is_nan(v), v, f)); }
+
+Expr nan_max(Expr a, Expr b) { return strict_float(select(is_nan(a) || a > b, a, b)); }
 
 Expr activate(const ir::Activation& act, Expr v) {
   if (!act.op) return v;
@@ -50,21 +66,22 @@ Expr activate(const ir::Activation& act, Expr v) {
   const float selu_alpha = 1.6732632423543772848f, selu_scale = 1.0507009873554804934f;
   switch (*act.op) {
     case ir::OpKind::Relu:
-      return max(v, 0.0f);
+      return keep_nan(v, select(v > 0.0f, v, 0.0f));
     case ir::OpKind::LeakyRelu:
-      return select(v > 0.0f, v, v * alpha);
+      return keep_nan(v, select(v > 0.0f, v, v * alpha));
     case ir::OpKind::Elu:
-      return select(v > 0.0f, v, alpha * (exp(v) - 1.0f));
+      return keep_nan(v, select(v > 0.0f, v, alpha * (exp_safe(v) - 1.0f)));
     case ir::OpKind::Selu:
-      return selu_scale * select(v > 0.0f, v, selu_alpha * (exp(v) - 1.0f));
+      return keep_nan(v, selu_scale * select(v > 0.0f, v, selu_alpha * (exp_safe(v) - 1.0f)));
     case ir::OpKind::Gelu:
-      return 0.5f * v * (1.0f + erf(v * 0.70710678118654752f));
+      // erf is ±1 to float precision beyond ±4 (its polynomial overflows at 1e20).
+      return keep_nan(v, 0.5f * v * (1.0f + erf(clamp(v * 0.70710678118654752f, -4.0f, 4.0f))));
     case ir::OpKind::Sigmoid:
-      return 1.0f / (1.0f + exp(-v));
+      return keep_nan(v, 1.0f / (1.0f + exp_safe(-v)));
     case ir::OpKind::Tanh:
-      return tanh(v);
+      return keep_nan(v, tanh(v));
     case ir::OpKind::Clip:
-      return min(max(v, alpha), beta);
+      return keep_nan(v, select(v < alpha, alpha, select(v > beta, beta, v)));
     default:
       CNNC_INTERNAL_ERROR() << "'" << ir::op_name(*act.op) << "' is not an activation";
       return v;
@@ -81,15 +98,15 @@ Expr activate_grad(const ir::Activation& act, bool from_output, Expr v) {
     case ir::OpKind::LeakyRelu:
       return select(v > 0.0f, one, alpha);
     case ir::OpKind::Elu:
-      return select(v > 0.0f, one, from_output ? v + alpha : alpha * exp(v));
+      return select(v > 0.0f, one, from_output ? v + alpha : alpha * exp_safe(v));
     case ir::OpKind::Selu:
       return from_output ? select(v > 0.0f, selu_scale, v + selu_scale * selu_alpha)
-                         : selu_scale * select(v > 0.0f, one, selu_alpha * exp(v));
+                         : selu_scale * select(v > 0.0f, one, selu_alpha * exp_safe(v));
     case ir::OpKind::Gelu:
-      return 0.5f * (1.0f + erf(v * 0.70710678118654752f)) +
-             v * exp(-0.5f * v * v) * 0.39894228040143268f;
+      return 0.5f * (1.0f + erf(clamp(v * 0.70710678118654752f, -4.0f, 4.0f))) +
+             v * exp_safe(-0.5f * v * v) * 0.39894228040143268f;
     case ir::OpKind::Sigmoid: {
-      Expr y = from_output ? v : 1.0f / (1.0f + exp(-v));
+      Expr y = from_output ? v : 1.0f / (1.0f + exp_safe(-v));
       return y * (1.0f - y);
     }
     case ir::OpKind::Tanh: {
@@ -198,8 +215,8 @@ Built softmax(const KernelSpec& k, const Schedule& s) {
   RDom r(0, g.extent[1], "r");
   Func mx("mx"), e("e"), sum("sum"), out("out");
   mx(i, o) = -std::numeric_limits<float>::infinity();
-  mx(i, o) = max(mx(i, o), x(i, r, o));
-  e(i, a, o) = exp(x(i, a, o) - mx(i, o));
+  mx(i, o) = nan_max(mx(i, o), x(i, r, o));  // a NaN makes the line NaN, as PyTorch
+  e(i, a, o) = exp_safe(x(i, a, o) - mx(i, o));
   sum(i, o) = 0.0f;
   sum(i, o) += e(i, r, o);
   out(i, a, o) = e(i, a, o) / sum(i, o);

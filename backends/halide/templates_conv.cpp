@@ -166,9 +166,23 @@ Built conv(const KernelSpec& k, const Schedule& s) {
     return b;
   }
   Expr ic = a.groups == 1 ? Expr(r.z) : (ko / Kg) * Cg + r.z;
+  // Strided rows: each tap column's input pixels are gathered into a dense
+  // row per output row (xs), which the reduction reads as dense vectors.
+  // (Reading a padded row with stride-2 or -3 vector loads instead, Halide
+  // 14 emitted aligned loads at unaligned stack addresses: SIGSEGV, found by
+  // the differential tester.)
+  const int sw = static_cast<int>(a.stride.w);
+  const bool strided = sw > 1 && !gather;
+  Func xs("xs");
+  Var tap("tap");
+  if (strided) {
+    xs(ox, tap, oy, ko, n) = xp(
+        ox * sw + tap * static_cast<int>(a.dilation.w) - static_cast<int>(a.pad.left), oy, ko, n);
+  }
   Func acc("acc");
   acc(ox, oy, ko, n) = bias ? (*bias)(ko) : Expr(0.0f);
-  acc(ox, oy, ko, n) += w(r.x, r.y, r.z, ko) * xp(ix, iy, ic, n);
+  acc(ox, oy, ko, n) +=
+      w(r.x, r.y, r.z, ko) * (strided ? xs(ox, r.x, iy, ic, n) : xp(ix, iy, ic, n));
   Expr v = acc(ox, oy, ko, n);
   if (res) v = v + (*res)(ox, oy, ko, n);
   Func out("out");
@@ -191,10 +205,19 @@ Built conv(const KernelSpec& k, const Schedule& s) {
   if (s.parallel) out.parallel(task);
   schedule_tile_accumulator(acc, out, xo, r, V);
   // The padded input rows a task reads, copied once per output row: cheaper
-  // than a boundary test inside the reduction.
-  if (padded) xp.compute_at(out, row).vectorize(xp.args()[0], V, TailStrategy::GuardWithIf);
-  if (gather)
+  // than a boundary test inside the reduction (strided ones as xs, the
+  // boundary test then in the copy).
+  if (strided) {
+    xs.compute_at(out, task).vectorize(ox, V, TailStrategy::GuardWithIf);
+    pad_storage(xs, ox, V);
+  } else if (padded) {
+    xp.compute_at(out, row).vectorize(xp.args()[0], V, TailStrategy::GuardWithIf);
+    pad_storage(xp, xp.args()[0], V);
+  }
+  if (gather) {
     xp.compute_root().parallel(xp.args()[2]).vectorize(xp.args()[0], V, TailStrategy::GuardWithIf);
+    pad_storage(xp, xp.args()[0], V);
+  }
   b.output = out;
   return b;
 }

@@ -187,6 +187,8 @@ Built conv_blocked(const KernelSpec& k, const Schedule& s) {
         .split(ox, xs, ox, segment, TailStrategy::ShiftInwards)
         .reorder(ox, kin, yi, xs, kt, yo, n)
         .vectorize(ox, std::min(s.vector, segment), TailStrategy::GuardWithIf);
+    // The NCHW rows read acc by vectors of pixels (stride B) with a guarded tail.
+    pad_storage(acc, acc.args()[1], std::min(s.vector, segment));
   }
   out.fuse(xs, kt, task).fuse(task, yo, task).fuse(task, n, task);
   if (s.parallel) out.parallel(task);

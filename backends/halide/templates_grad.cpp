@@ -461,6 +461,17 @@ Built batch_norm_grad(const KernelSpec& k, const Schedule& s) {
   return b;
 }
 
+namespace {
+// A loss that is not finite (an overflow in the forward pass) fails the
+// step here, before any backward op or update runs (cnnc_train_step).
+Expr finite_loss(Expr loss) {
+  return require(is_finite(loss), loss,
+                 "the loss is not finite; the step was not taken (a learning rate or input "
+                 "too large?): loss =",
+                 loss);
+}
+}  // namespace
+
 // Cross-entropy of logits [K, N] against class labels [N] (floats holding
 // indexes, checked), mean over the batch; or mean-squared error. part 0: the
 // loss [1]; part 1: its gradient with respect to the scores.
@@ -479,7 +490,7 @@ Built loss(const KernelSpec& k, const Schedule&) {
       sum() = cast<double>(0);
       Expr d = f64(p(r.x, r.y)) - f64(t(r.x, r.y));
       sum() += d * d;
-      out(z) = f32(sum() / c64(count));
+      out(z) = finite_loss(f32(sum() / c64(count)));
     } else {
       out(i, o) = f32(c64(2.0 / count) * (f64(p(i, o)) - f64(t(i, o))));
     }
@@ -506,7 +517,7 @@ Built loss(const KernelSpec& k, const Schedule&) {
     Func total("total");
     total() = cast<double>(0);
     total() += mx(rn) + log(se(rn)) - f64(p(clamp(label(rn), 0, K - 1), rn));
-    out(z) = f32(total() / c64(N));
+    out(z) = finite_loss(f32(total() / c64(N)));
   } else {
     Expr prob = exp(f64(p(j, n)) - mx(n)) / se(n);
     out(j, n) = f32((prob - select(j == label(n), c64(1), c64(0))) / c64(N));

@@ -72,7 +72,7 @@ Built pool(const KernelSpec& k, const Schedule& s) {
   red(at(ki, ox)) =
       max_pool ? -std::numeric_limits<float>::infinity() : 0.0f;  // padding never wins
   Expr v = xp(k.in_block ? ki + B * (ws + r.x) : ws + r.x, hs + r.y, c, n);
-  red(at(ki, ox)) = max_pool ? max(red(at(ki, ox)), v) : red(at(ki, ox)) + v;
+  red(at(ki, ox)) = max_pool ? nan_max(v, red(at(ki, ox))) : red(at(ki, ox)) + v;
   // out(x, ...) in NCHW; out(ki + B·x, ...) blocked.
   Expr px = k.in_block ? xk / B : Expr(xk);
   Expr pooled = red(at(xk % B, px));

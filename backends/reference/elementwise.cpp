@@ -17,7 +17,7 @@ constexpr double kSeluScale = 1.0507009873554804934193349852946;
 double activate(ir::OpKind op, double alpha, double beta, double x) {
   switch (op) {
     case ir::OpKind::Relu:
-      return x > 0 ? x : 0.0;
+      return x < 0 ? 0.0 : x;  // NaN stays NaN (PyTorch)
     case ir::OpKind::LeakyRelu:
       return x > 0 ? x : alpha * x;
     case ir::OpKind::Elu:

@@ -2,6 +2,7 @@
 // pad_before; max pooling ignores the padding (it is −∞); average pooling divides by the window
 // clipped to the padded input (count_include_pad) or to the input.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "backends/reference/kernels.h"
@@ -39,17 +40,20 @@ void for_each_window(const ir::Shape& x, const ir::PoolAttrs& a, const ir::Shape
     }
 }
 
-// The first maximum of a window (row-major), as an offset in its plane; -1
+// The first maximum of a window (row-major), or its last NaN (PyTorch: a NaN
+// wins, and its gradient goes to the last), as an offset in its plane; -1
 // when the window holds no input element.
 int64_t argmax(const double* plane, int64_t W, Window wh, Window ww) {
   int64_t best = -1;
   double m = -std::numeric_limits<double>::infinity();  // padding never wins
   for (int64_t h = wh.begin; h < wh.end; ++h)
-    for (int64_t w = ww.begin; w < ww.end; ++w)
-      if (best < 0 || plane[h * W + w] > m) {
+    for (int64_t w = ww.begin; w < ww.end; ++w) {
+      const double v = plane[h * W + w];
+      if (best < 0 || v > m || std::isnan(v)) {
         best = h * W + w;
-        m = plane[best];
+        m = v;
       }
+    }
   return best;
 }
 
