@@ -25,21 +25,22 @@
 extern "C" {
 #endif
 
-#define CNNC_ABI 2      /* 2: training libraries (cnnc_train_step, cnnc_save_weights) */
+#define CNNC_ABI 3      /* 2: training libraries; 3: cnnc_kernel_isa and CNNC_ISA */
 #define CNNC_MAX_RANK 4 /* inputs and outputs have at most 4 dims */
 
 /* Status codes. */
 #define CNNC_OK 0
-#define CNNC_ERR_NULL 1    /* a required pointer was NULL */
-#define CNNC_ERR_SIZE 2    /* a byte size does not match the tensor */
-#define CNNC_ERR_NAME 3    /* no input or output with that index or name */
-#define CNNC_ERR_HANDLE 4  /* not a live model (destroyed, or not a cnnc model) */
-#define CNNC_ERR_BUSY 5    /* the instance is running in another thread */
-#define CNNC_ERR_WEIGHTS 6 /* the weights file is missing, damaged or for another model */
-#define CNNC_ERR_NOMEM 7   /* out of memory */
-#define CNNC_ERR_KERNEL 8  /* a kernel failed (the text names it) */
-#define CNNC_ERR_ARG 9     /* an argument is out of range */
-#define CNNC_ERR_IO 10     /* a file could not be written */
+#define CNNC_ERR_NULL 1       /* a required pointer was NULL */
+#define CNNC_ERR_SIZE 2       /* a byte size does not match the tensor */
+#define CNNC_ERR_NAME 3       /* no input or output with that index or name */
+#define CNNC_ERR_HANDLE 4     /* not a live model (destroyed, or not a cnnc model) */
+#define CNNC_ERR_BUSY 5       /* the instance is running in another thread */
+#define CNNC_ERR_WEIGHTS 6    /* the weights file is missing, damaged or for another model */
+#define CNNC_ERR_NOMEM 7      /* out of memory */
+#define CNNC_ERR_KERNEL 8     /* a kernel failed (the text names it) */
+#define CNNC_ERR_ARG 9        /* an argument is out of range */
+#define CNNC_ERR_IO 10        /* a file could not be written */
+#define CNNC_ERR_NONFINITE 11 /* a training step's loss was not finite: no update was made */
 
 typedef struct cnnc_model cnnc_model;
 
@@ -104,6 +105,16 @@ int64_t cnnc_kernel_flops(int k);
 double cnnc_kernel_seconds(const cnnc_model* m, int k); /* summed over profiled runs */
 int64_t cnnc_profiled_runs(const cnnc_model* m);
 
+/* Which ISA variant of the kernels runs: "avx512", "avx2" or "sse41" (""
+ * before m's first run). A library compiled for several targets (the
+ * default) runs the most capable one this CPU supports, chosen once per
+ * process at each kernel's first call. The environment variable
+ * CNNC_ISA=avx2 (or sse41, avx512) caps it, so one machine can run every
+ * variant; cnnc_create reads it, and fails when it is not one of these
+ * names, when the library has no variant at or below it, or when an earlier
+ * instance in the process saw another value. */
+const char* cnnc_kernel_isa(const cnnc_model* m);
+
 /* Training libraries (`cnnc compile NET --mode training`): the library runs
  * one optimizer step per call: forward, loss, backward and the update, which
  * overwrites the weights and the optimizer state inside the instance.
@@ -119,8 +130,11 @@ int64_t cnnc_profiled_runs(const cnnc_model* m);
  * decay and betas are compiled in; the learning rate is per step. Adam's step
  * count and the dropout seed (seed + step) advance with each successful step;
  * a failed step (e.g. a label out of range) leaves the weights unchanged
- * unless a kernel of the update itself failed. cnnc_run on a training library
- * runs one step too, with every input (labels, lr, ...) explicit. */
+ * unless a kernel of the update itself failed. An input or label that is not
+ * finite is refused before the step (CNNC_ERR_ARG); a loss that overflows
+ * fails the step before any update (CNNC_ERR_NONFINITE; batch norms'
+ * running statistics, which the forward pass updates, may have moved). cnnc_run on a training
+ * library runs one step too, with every input (labels, lr, ...) explicit. */
 int cnnc_is_training(void); /* 1: a training library */
 int cnnc_train_step(cnnc_model* m, const float* const* inputs, const float* labels, float lr,
                     float* loss, float* prediction); /* prediction: NULL, or output 1's size */

@@ -3,6 +3,7 @@
  * Plain C so that a model library needs nothing beyond libc, libm, libpthread
  * and libdl. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -36,6 +37,7 @@ struct cnnc_model {
   int64_t steps;   /* training: steps taken */
   uint64_t seed;   /* training: dropout's seed */
   float* step_out; /* training: where the outputs of a step land */
+  int has_run;     /* cnnc_kernel_isa answers after the first run */
   char last_error[1024];
 };
 
@@ -94,6 +96,7 @@ static void runtime_init(void) {
   if (!atomic_compare_exchange_strong(&runtime_ready, &expected, 1)) return;
   halide_set_error_handler(on_halide_error);
   cnnrt_pool_install();
+  cnnrt_isa_install();
   int n = parse_threads(getenv("CNNC_NUM_THREADS"));
   if (n > 0) atomic_store(&wanted_threads, n);
 }
@@ -206,6 +209,29 @@ static cnnc_model* create(const char* weights_path, void* arena, size_t arena_by
         d->name);
     return NULL;
   }
+  /* CNNC_ISA caps the kernel variant (kernel_isa.c): a wrong value, or one
+   * below every variant the library has, would silently test or run
+   * something else. */
+  const char* isa_env = getenv("CNNC_ISA");
+  const int isa_cap = cnnrt_isa_parse(isa_env);
+  if (isa_cap == CNNRT_ISA_NONE) {
+    cnnrt_set_error(NULL, "CNNC_ISA='%s' is not one of avx512, avx2, sse41 (or empty)", isa_env);
+    return NULL;
+  }
+  if (isa_cap != CNNRT_ISA_ANY && cnnrt_lowest_target_level(d->target) > isa_cap) {
+    cnnrt_set_error(NULL, "CNNC_ISA=%s: model '%s' has no kernels for it (compiled for %s)",
+                    isa_env, d->name, d->target);
+    return NULL;
+  }
+  const int claimed = cnnrt_isa_claim(isa_cap);
+  if (claimed != isa_cap) {
+    cnnrt_set_error(NULL,
+                    "CNNC_ISA='%s', but an earlier instance in this process set '%s': the "
+                    "variant of each kernel is chosen once per process",
+                    isa_env ? isa_env : "",
+                    claimed == CNNRT_ISA_ANY ? "" : cnnrt_isa_name(claimed));
+    return NULL;
+  }
   if (arena) {
     if (arena_bytes < (size_t)d->arena_bytes) {
       cnnrt_set_error(NULL, "the arena given has %zu bytes; model '%s' needs %lld", arena_bytes,
@@ -253,6 +279,14 @@ static cnnc_model* create(const char* weights_path, void* arena, size_t arena_by
     for (int32_t o = 0; o < d->num_outputs; ++o) bytes += (size_t)d->outputs[o].bytes;
     m->step_out = (float*)malloc(bytes + 4);
     if (!m->step_out) goto nomem;
+  }
+  /* CNNC_POISON_ARENA=1: the working memory starts as a NaN no kernel
+   * computes (bits 0x7fa5a5a5), so outputs nobody wrote, and reads of memory
+   * nobody wrote, show (the differential tests set it). */
+  const char* poison = getenv("CNNC_POISON_ARENA");
+  if (poison && strcmp(poison, "1") == 0) {
+    const uint32_t bits = 0x7fa5a5a5u;
+    for (int64_t i = 0; i + 4 <= d->arena_bytes; i += 4) memcpy(m->arena + i, &bits, 4);
   }
   bind_buffers(m);
   atomic_init(&m->busy, 0);
@@ -322,6 +356,10 @@ CNNC_API double cnnc_kernel_seconds(const cnnc_model* m, int k) {
 }
 
 CNNC_API int64_t cnnc_profiled_runs(const cnnc_model* m) { return live(m) ? m->profiled_runs : -1; }
+
+CNNC_API const char* cnnc_kernel_isa(const cnnc_model* m) {
+  return live(m) && m->has_run ? cnnrt_isa_name(cnnrt_isa_used(cnnc_model_desc.target)) : "";
+}
 
 /* ------------------------------------------------------------------------ */
 /* Runs */
@@ -396,6 +434,7 @@ int cnnrt_run_end(cnnc_model* m, float* const* outputs, int status) {
   if (status == CNNC_OK)
     for (int32_t o = 0; o < d->num_outputs; ++o)
       memcpy(outputs[o], m->arena + d->outputs[o].arena_offset, (size_t)d->outputs[o].bytes);
+  if (status == CNNC_OK) m->has_run = 1;
   cnnrt_pool_run_end();
   pthread_rwlock_unlock(&pool_lock);
   atomic_store(&m->busy, 0);
@@ -407,6 +446,9 @@ int cnnrt_kernel_failed(cnnc_model* m, int32_t k, int32_t rc) {
   snprintf(halide_msg, sizeof halide_msg, "%s", m->last_error);
   cnnrt_set_error(m, "kernel %d '%s' (%s) failed with Halide error %d: %s", k,
                   cnnc_model_desc.kernels[k].name, cnnc_model_desc.kernels[k].op, rc, halide_msg);
+  /* The loss kernel's own check (templates_grad.cpp, finite_loss). */
+  if (rc == halide_error_code_requirement_failed && strstr(halide_msg, "the loss is not finite"))
+    return CNNC_ERR_NONFINITE;
   return CNNC_ERR_KERNEL;
 }
 
@@ -473,6 +515,36 @@ CNNC_API int cnnc_train_step(cnnc_model* m, const float* const* inputs, const fl
   float seed_bits[2];
   uint32_t words[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
   memcpy(seed_bits, words, sizeof words);
+  /* A non-finite input or label would make every gradient it reaches NaN:
+   * refused before the step, which then changes nothing. (A loss that is not
+   * finite all the same fails the loss kernel, before any update.) */
+  int next_checked = 0;
+  for (int32_t i = 0; i < d->num_inputs; ++i) {
+    const float* data = NULL;
+    const char* what = NULL;
+    if (i == d->labels_input) {
+      data = labels;
+      what = "labels";
+    } else if (i != d->lr_input && i != d->step_input && i != d->seed_input) {
+      data = inputs[next_checked++];
+      what = d->inputs[i].name;
+      if (!data) {
+        cnnrt_set_error(m, "cnnc_train_step: input %d ('%s') is NULL", i, what);
+        return CNNC_ERR_NULL;
+      }
+    }
+    if (!data) continue;
+    const int64_t n = d->inputs[i].bytes / (int64_t)sizeof(float);
+    for (int64_t e = 0; e < n; ++e) {
+      if (!isfinite(data[e])) {
+        cnnrt_set_error(m,
+                        "cnnc_train_step: %s holds %g at element %lld; a training step needs "
+                        "finite values (the step was not taken)",
+                        what, (double)data[e], (long long)e);
+        return CNNC_ERR_ARG;
+      }
+    }
+  }
   int next = 0;
   for (int32_t i = 0; i < d->num_inputs; ++i) {
     if (i == d->labels_input)

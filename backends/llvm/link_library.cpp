@@ -31,9 +31,9 @@ const std::vector<std::string>& exported_api() {
                                                "cnnc_num_kernels",     "cnnc_kernel_name",
                                                "cnnc_kernel_op",       "cnnc_kernel_flops",
                                                "cnnc_kernel_seconds",  "cnnc_profiled_runs",
-                                               "cnnc_is_training",     "cnnc_train_step",
-                                               "cnnc_train_steps",     "cnnc_set_seed",
-                                               "cnnc_save_weights"};
+                                               "cnnc_kernel_isa",      "cnnc_is_training",
+                                               "cnnc_train_step",      "cnnc_train_steps",
+                                               "cnnc_set_seed",        "cnnc_save_weights"};
   return api;
 }
 

@@ -1,5 +1,6 @@
 #include "tools/cnnc/compiled_engines.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -64,7 +65,12 @@ class CompiledStep : public training::StepEngine {
     float l = 0;
     prediction = ir::Tensor(ir::Shape{lib.outputs[1].shape});
     std::vector<float*> out = {&l, prediction.data.data()};
-    if (lib.run(in, out) != CNNC_OK) {
+    const int rc = lib.run(in, out);
+    if (rc == CNNC_ERR_NONFINITE) {  // no update made: the trainer reports the divergence
+      loss = std::nan("");
+      return true;
+    }
+    if (rc != CNNC_OK) {
       error = lib.error();
       return false;
     }

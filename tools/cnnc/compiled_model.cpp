@@ -32,6 +32,7 @@ struct CompiledModel::Api {
   int64_t (*kernel_flops)(int);
   double (*kernel_seconds)(const cnnc_model*, int);
   int64_t (*profiled_runs)(const cnnc_model*);
+  const char* (*kernel_isa)(const cnnc_model*);
   int (*save_weights)(cnnc_model*, const char*);
 };
 
@@ -95,6 +96,7 @@ std::unique_ptr<CompiledModel> CompiledModel::open(const std::string& path, std:
   bind(h, "cnnc_kernel_flops", a.kernel_flops, missing);
   bind(h, "cnnc_kernel_seconds", a.kernel_seconds, missing);
   bind(h, "cnnc_profiled_runs", a.profiled_runs, missing);
+  bind(h, "cnnc_kernel_isa", a.kernel_isa, missing);
   bind(h, "cnnc_save_weights", a.save_weights, missing);
   if (!missing.empty()) {
     error = path + ": a damaged cnnc model library (missing " + missing + ")";
@@ -151,6 +153,7 @@ std::string CompiledModel::error() const { return api_->last_error(model_); }
 void CompiledModel::set_threads(int n) { api_->set_num_threads(n); }
 void CompiledModel::profile(bool on) { api_->profile(model_, on ? 1 : 0); }
 int64_t CompiledModel::profiled_runs() const { return api_->profiled_runs(model_); }
+std::string CompiledModel::kernel_isa() const { return api_->kernel_isa(model_); }
 
 std::vector<CompiledModel::KernelInfo> CompiledModel::kernels() const {
   std::vector<KernelInfo> out;

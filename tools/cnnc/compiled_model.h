@@ -46,6 +46,8 @@ class CompiledModel {
   };
   std::vector<KernelInfo> kernels() const;
   int64_t profiled_runs() const;
+  /// The ISA variant of the kernels in the last run ("avx2", ...; cnnc_kernel_isa).
+  std::string kernel_isa() const;
 
  private:
   CompiledModel() = default;

@@ -144,7 +144,9 @@ std::vector<ir::Tensor> run_compiled(CompiledModel& m, const std::vector<ir::Ten
   if (o.profile) m.profile(false);
   if (o.bench > 0) {
     const int64_t batch = m.inputs.empty() || m.inputs[0].shape.empty() ? 1 : m.inputs[0].shape[0];
-    print_latency(ms, batch, threads, o.profile ? "profiled" : "");
+    std::string note = m.kernel_isa().empty() ? "" : m.kernel_isa() + " kernels";
+    if (o.profile) note += std::string(note.empty() ? "" : ", ") + "profiled";
+    print_latency(ms, batch, threads, note);
   }
   if (o.profile) print_profile(m, measure_fp32_peak(threads), threads);
   return outputs;
