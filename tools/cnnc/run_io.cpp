@@ -76,21 +76,21 @@ void print_summary(const std::string& name, const ir::Tensor& t) {
   }
 }
 
-Diff compare(const std::vector<ir::Tensor>& got, const std::vector<ir::Tensor>& want, double rtol) {
-  Diff d;
-  double scale = 1;
+NumericDiff compare(const std::vector<ir::Tensor>& got, const std::vector<ir::Tensor>& want,
+                    const std::vector<std::string>& names, const Tolerance& tol) {
+  NumericDiff d;
   for (size_t i = 0; i < want.size(); ++i) {
-    for (size_t j = 0; j < want[i].data.size(); ++j) {
-      scale = std::max(scale, std::fabs(static_cast<double>(want[i].data[j])));
-      if (got[i].shape != want[i].shape) {
-        d.max_abs = INFINITY;
-        continue;
-      }
-      d.max_abs =
-          std::max(d.max_abs, std::fabs(static_cast<double>(got[i].data[j]) - want[i].data[j]));
+    const std::string name = i < names.size() ? names[i] : "#" + std::to_string(i);
+    if (i >= got.size() || got[i].shape != want[i].shape) {
+      NumericDiff bad;
+      bad.nonfinite = static_cast<int64_t>(want[i].data.size());
+      bad.where = "'" + name + "': shape " + (i < got.size() ? got[i].shape.str() : "none") +
+                  " vs " + want[i].shape.str();
+      d.merge(bad);
+      continue;
     }
+    d.merge(numeric_diff(got[i].data, want[i].data, tol, name));
   }
-  d.tol = rtol * scale;
   return d;
 }
 

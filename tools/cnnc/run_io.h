@@ -7,6 +7,7 @@
 
 #include "ir/tensor.h"
 #include "support/diagnostics.h"
+#include "support/numeric_diff.h"
 
 namespace cnnc::tool {
 
@@ -36,10 +37,9 @@ std::vector<Bound> match(const std::vector<Binding>& bs, const std::vector<std::
 /// Prints shape, min/max/mean and (rank 2) the argmax of each row.
 void print_summary(const std::string& name, const ir::Tensor& t);
 
-/// Largest |got - want| over all outputs, and the tolerance rtol · max(1, max |want|).
-struct Diff {
-  double max_abs = 0, tol = 0;
-};
-Diff compare(const std::vector<ir::Tensor>& got, const std::vector<ir::Tensor>& want, double rtol);
+/// Outputs against reference outputs, element by element (support/numeric_diff.h);
+/// `names` label them. A shape mismatch counts every element as a mismatch.
+NumericDiff compare(const std::vector<ir::Tensor>& got, const std::vector<ir::Tensor>& want,
+                    const std::vector<std::string>& names, const Tolerance& tol);
 
 }  // namespace cnnc::tool
