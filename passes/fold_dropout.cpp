@@ -2,7 +2,8 @@
 // test time, so it disappears.
 //   inverted:      y = x                          -> removed
 //   at_test_time:  y = x·s, s = 1 − rate, folded where that is exact:
-//     into the next linear/conv:      W'·x = (W·s)·x          (bias unchanged)
+//     into the next linear/conv:      W'·x = (W·s)·x          (bias unchanged;
+//                                     not when x·s is also a network output)
 //     into the previous linear/conv:  (W·x + b)·s = (W·s)·x + b·s  (no epilogue)
 // Otherwise it stays (a refusal says why). In training mode dropout stays.
 #include "ir/shape_inference.h"
@@ -57,8 +58,11 @@ class FoldDropout : public Pass {
           if (in == d.output()) users.push_back(n.get());
       Node* next = users.size() == 1 ? users[0] : nullptr;
       Node* prev = x->producer;
+      // Into the next layer only when the scaled value is not also a network
+      // output (which would then lose the scale).
       if (next && (next->op == OpKind::Linear || next->op == OpKind::Conv2d) &&
-          next->inputs[0] == d.output() && uses[next->inputs[1]] == 1) {
+          next->inputs[0] == d.output() && uses[next->inputs[1]] == 1 &&
+          !is_graph_output(g, d.output())) {
         scale_param(next->inputs[1], s);
         next->fused.push_back(dn);
         how = "scale " + format_double(s) + " folded into the weights of '" + next->name() + "'";

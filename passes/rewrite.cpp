@@ -21,10 +21,13 @@ bool rewrite_each(ir::Graph& g, const std::function<bool(const ir::Node&)>& matc
 }
 
 void replace_result(ir::Graph& g, ir::Value* from, ir::Value* to, ir::Node* keeper) {
-  CNNC_INTERNAL_ASSERT(to->producer == keeper && !is_graph_output(g, to))
-      << "replace_result: '" << to->name
-      << "' must be the keeper's result and not a network output";
+  CNNC_INTERNAL_ASSERT(to->producer == keeper)
+      << "replace_result: '" << to->name << "' must be the keeper's result";
   if (is_graph_output(g, from) && from->name != to->name) {
+    // Both names are network outputs: neither can take the other's.
+    CNNC_INTERNAL_ASSERT(!is_graph_output(g, to))
+        << "replace_result: '" << to->name << "' would take the name of network output '"
+        << from->name << "' but is a network output itself";
     keeper->fused.insert(keeper->fused.begin(), to->name);
     to->name = from->name;
   }

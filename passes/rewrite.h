@@ -18,8 +18,8 @@ bool rewrite_each(ir::Graph& g, const std::function<bool(const ir::Node&)>& matc
 /// Makes every use of `from` (the result of a layer being folded away) use
 /// `to` instead, the result of `keeper`. When `from` is a network output, `to`
 /// takes its name, so outputs keep their names; `keeper` then lists its old
-/// name among what it contains. Precondition: `to` is keeper's result and not
-/// itself a network output.
+/// name among what it contains. Preconditions: `to` is keeper's result, and
+/// not itself a network output when `from` is one.
 void replace_result(ir::Graph& g, ir::Value* from, ir::Value* to, ir::Node* keeper);
 
 }  // namespace cnnc::passes
