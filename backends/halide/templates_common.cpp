@@ -53,11 +53,22 @@ int divisor_at_most(int n, int limit) {
 // NaN 0). PyTorch's semantics instead, where they matter: the argument
 // clamped to where float32's exp is 0 or infinite, and a NaN argument, or a
 // NaN input of an activation, passed through by a strict test and choice.
-Expr exp_safe(Expr v) { return strict_float(select(is_nan(v), v, exp(clamp(v, -104.0f, 89.0f)))); }
+// The NaN test looks at the bits: LLVM folds a floating-point NaN test
+// (even a strict one) to false when its operand comes from an instruction
+// carrying Halide's no-NaNs flag, such as a convolution's sum (a fused
+// epilogue turned selu(NaN) into inf).
+Expr nan_bits(Expr v) {
+  Expr bits = reinterpret<uint32_t>(v) & Internal::make_const(UInt(32), 0x7fffffffu);
+  return bits > Internal::make_const(UInt(32), 0x7f800000u);
+}
 
-Expr keep_nan(Expr v, Expr f) { return strict_float(select(is_nan(v), v, f)); }
+Expr exp_safe(Expr v) {
+  return strict_float(select(nan_bits(v), v, exp(clamp(v, -104.0f, 89.0f))));
+}
 
-Expr nan_max(Expr a, Expr b) { return strict_float(select(is_nan(a) || a > b, a, b)); }
+Expr keep_nan(Expr v, Expr f) { return strict_float(select(nan_bits(v), v, f)); }
+
+Expr nan_max(Expr a, Expr b) { return strict_float(select(nan_bits(a) || a > b, a, b)); }
 
 Expr activate(const ir::Activation& act, Expr v) {
   if (!act.op) return v;
