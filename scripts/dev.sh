@@ -4,7 +4,8 @@
 #   scripts/dev.sh test   set up, build, and run every test suite
 # Both install what is missing first (scripts/setup.sh) and are quick when
 # everything is already there. Set CNNC_FUZZ_SECONDS to change the fuzzing time
-# (default 60 s per target).
+# (default 60 s per target) and CNNC_DIFFTEST_SECONDS the time random networks
+# with fresh seeds are started (default 240 s; the fixed corpus runs always).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -32,27 +33,47 @@ case "${1:-}" in
   test)
     start=$(date +%s)
     ./scripts/setup.sh
+    # Every suite runs even when an earlier one fails; the summary lists them all.
+    failed=()
+    # The tests ctest ran last in build dir $1 that failed, one per line.
+    ctest_failures() {
+      local log="$1/Testing/Temporary/LastTestsFailed.log"
+      [ -f "$log" ] && sed 's/^[0-9]*://' "$log"
+    }
     echo "== clang-format-14 (.clang-format: Google style, 100 columns)"
-    git ls-files '*.cpp' '*.h' | xargs clang-format-14 --dry-run --Werror
-    echo "== release build (gcc, -Werror): unit, lit, torchvision, PyTorch oracle, optimizer, compiled libraries"
-    cmake --preset release >/dev/null
-    cmake --build build/release -j "$jobs" >/dev/null
-    ctest --test-dir build/release --output-on-failure -j "$jobs"
-    echo "== asan-ubsan build (clang-14): unit, lit and fuzzers under AddressSanitizer, UBSan, LeakSanitizer"
-    cmake --preset asan-ubsan -DCNNC_FUZZ_SECONDS="${CNNC_FUZZ_SECONDS:-60}" >/dev/null
-    cmake --build build/asan-ubsan -j "$jobs" >/dev/null
-    # A sanitizer report exits 99, which no expected-exit-status check accepts.
-    export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:exitcode=99:max_allocation_size_mb=2048"
-    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=99"
-    # Each suite runs once; its log is summarised here and printed whole on failure.
-    log=build/asan-ubsan/ctest.log
-    if ! ctest --test-dir build/asan-ubsan --output-on-failure -V -R '^(unit|backend_unit|lit|fuzz_.*)$' >"$log" 2>&1; then
-      cat "$log"
-      exit 1
+    git ls-files '*.cpp' '*.h' | xargs clang-format-14 --dry-run --Werror || failed+=("clang-format")
+    echo "== release build (gcc, -Werror): unit, lit, torchvision, PyTorch oracle, optimizer, compiled libraries, random networks"
+    if cmake --preset release -DCNNC_DIFFTEST_SECONDS="${CNNC_DIFFTEST_SECONDS:-240}" >/dev/null &&
+      cmake --build build/release -j "$jobs" >/dev/null; then
+      if ! ctest --test-dir build/release --output-on-failure -j "$jobs"; then
+        while read -r t; do failed+=("release: $t"); done < <(ctest_failures build/release)
+      fi
+    else
+      failed+=("release: the build")
     fi
-    grep -E '^[0-9]+: (Testing Time|  Passed|  Failed|\[  PASSED)|runs in|Test +#' "$log" || true
+    echo "== asan-ubsan build (clang-14): unit, lit and fuzzers under AddressSanitizer, UBSan, LeakSanitizer"
+    if cmake --preset asan-ubsan -DCNNC_FUZZ_SECONDS="${CNNC_FUZZ_SECONDS:-60}" >/dev/null &&
+      cmake --build build/asan-ubsan -j "$jobs" >/dev/null; then
+      # A sanitizer report exits 99, which no expected-exit-status check accepts.
+      export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:exitcode=99:max_allocation_size_mb=2048"
+      export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=99"
+      # Each suite runs once; its log is summarised here and printed whole on failure.
+      log=build/asan-ubsan/ctest.log
+      if ! ctest --test-dir build/asan-ubsan --output-on-failure -V -R '^(unit|backend_unit|lit|fuzz_.*)$' >"$log" 2>&1; then
+        cat "$log"
+        while read -r t; do failed+=("asan-ubsan: $t"); done < <(ctest_failures build/asan-ubsan)
+      fi
+      grep -E '^[0-9]+: (Testing Time|  Passed|  Failed|\[  PASSED)|runs in|Test +#' "$log" || true
+    else
+      failed+=("asan-ubsan: the build")
+    fi
     echo "== summary"
     echo "bad-input error classes: $(ls test/errors/*.test | wc -l) files in test/errors"
+    if ((${#failed[@]})); then
+      echo "${#failed[@]} failed after $(( $(date +%s) - start )) s:"
+      printf '  %s\n' "${failed[@]}"
+      exit 1
+    fi
     echo "all suites passed in $(( $(date +%s) - start )) s"
     ;;
   *)

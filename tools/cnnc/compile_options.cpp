@@ -43,10 +43,12 @@ void CompileOptions::add_to(ArgParser& p) {
            });
   p.flag("--strict-tuning-db", "malformed lines in the tuning database are errors, not warnings",
          &strict_tuning_db);
-  p.flag("--no-winograd",
-         "compute every 3x3 convolution directly (default: Winograd F(4x4,3x3) where it pays:\n"
-         "stride 1, >= 32 input channels, >= 16 output tiles; ~1e-6 relative rounding differences)",
-         &no_winograd);
+  p.flag(
+      "--no-winograd",
+      "compute every 3x3 convolution directly (default: Winograd F(4x4,3x3) where it pays:\n"
+      "stride 1, >= 32 input channels, >= 16 output tiles; ~1e-6 relative rounding differences,\n"
+      "and a NaN or infinity in its input spreads over the 4x4 output tile that sees it)",
+      &no_winograd);
   p.flag("--keep-temps", "keep the work directory (host object, link log) and print where it is",
          &keep_temps);
 }
