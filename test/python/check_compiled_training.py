@@ -15,7 +15,8 @@ parameter and optimizer state (cnnc_save_weights vs the reference's
 agree within 1e-4 · max |reference| (the library computes in float32, the
 reference in float64). cnnc_create(saved file) must restore the step count.
 Faults: a label out of range fails the step with a message naming it and
-leaves the weights as they were; cnnc_train_step on an inference library and
+leaves the weights as they were, as do a NaN or infinite input or label
+(refused) and a loss that overflows; cnnc_train_step on an inference library and
 cnnc_save_weights into a missing directory fail with their status codes.
 
   check_compiled_training.py --cnnc build/release/tools/cnnc
@@ -33,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import cnnir_torch as ct  # noqa: E402
+from cnnc_library import Library  # noqa: E402
 
 TOL = 1e-4
 BATCH = 4
@@ -140,40 +142,6 @@ def sh(args):
     return r
 
 
-class Library:
-    def __init__(self, path):
-        so = ctypes.CDLL(path)
-        so.cnnc_create.restype = ctypes.c_void_p
-        so.cnnc_create.argtypes = [ctypes.c_char_p]
-        so.cnnc_last_error.restype = ctypes.c_char_p
-        so.cnnc_last_error.argtypes = [ctypes.c_void_p]
-        so.cnnc_train_step.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                       ctypes.c_float, ctypes.POINTER(ctypes.c_float), ctypes.c_void_p]
-        so.cnnc_train_steps.restype = ctypes.c_int64
-        so.cnnc_train_steps.argtypes = [ctypes.c_void_p]
-        so.cnnc_save_weights.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-        so.cnnc_destroy.argtypes = [ctypes.c_void_p]
-        self.so = so
-
-    def create(self, weights=None):
-        m = self.so.cnnc_create(weights.encode() if weights else None)
-        if not m:
-            raise SystemExit(f"cnnc_create: {self.so.cnnc_last_error(None).decode()}")
-        return m
-
-    def step(self, m, x, y, lr):
-        inputs = (ctypes.c_void_p * 1)(x.ctypes.data)
-        loss = ctypes.c_float()
-        rc = self.so.cnnc_train_step(m, inputs, y.ctypes.data, lr, ctypes.byref(loss), None)
-        if rc != 0:
-            raise SystemExit(f"cnnc_train_step: {self.so.cnnc_last_error(m).decode()}")
-        return loss.value
-
-    def save(self, m, path):
-        if self.so.cnnc_save_weights(m, path.encode()) != 0:
-            raise SystemExit(f"cnnc_save_weights: {self.so.cnnc_last_error(m).decode()}")
-
-
 def reference_step(cnnc, net, weights, flags, d, x, y, lr, seed, tag):
     """One reference step: the loss, {tensor: value after the step}."""
     np.save(f"{d}/x.npy", x)
@@ -217,6 +185,39 @@ def bad_labels(L, m, x, y, d, tag):
     after = ct.read_safetensors(f"{d}/{tag}-after-bad.safetensors")
     if any(not np.array_equal(before[k], after[k]) for k in before) or L.so.cnnc_train_steps(m) != 1:
         out.append(f"{tag}: the failed step changed the weights or the step count")
+    return out
+
+
+def nonfinite_steps(L, m, x, y, d, tag):
+    """A NaN or infinite input or label is refused before the step (status 9);
+    a loss that overflows (targets of 1e30) stops the step before any update
+    (status 11). Either way the parameters, the optimizer state and the step
+    count stay (the running statistics, updated by the forward pass, may not)."""
+    out = []
+    L.save(m, f"{d}/{tag}-nf-before.safetensors")
+    steps = L.so.cnnc_train_steps(m)
+    loss = ctypes.c_float()
+    cases = []
+    bad_x = x.copy()
+    bad_x.reshape(-1)[5] = np.nan
+    cases.append(("a NaN input", bad_x, y, 9, "holds nan at element 5"))
+    bad_y = y.copy()
+    bad_y.reshape(-1)[0] = np.inf
+    cases.append(("an infinite label", x, bad_y, 9, "labels holds inf at element 0"))
+    if y.ndim > 1:  # mean-squared error: a finite target whose square overflows float32
+        cases.append(("targets of 1e30", x, np.full_like(y, 1e30), 11, "the loss is not finite"))
+    for what, xi, yi, want_rc, want_msg in cases:
+        inputs = (ctypes.c_void_p * 1)(xi.ctypes.data)
+        rc = L.so.cnnc_train_step(m, inputs, yi.ctypes.data, 0.05, ctypes.byref(loss), None)
+        msg = L.so.cnnc_last_error(m).decode()
+        if rc != want_rc or want_msg not in msg:
+            out.append(f"{tag}: {what} gave status {rc}, message '{msg}' (want {want_rc}, '{want_msg}')")
+    L.save(m, f"{d}/{tag}-nf-after.safetensors")
+    before = ct.read_safetensors(f"{d}/{tag}-nf-before.safetensors")
+    after = ct.read_safetensors(f"{d}/{tag}-nf-after.safetensors")
+    changed = [k for k in before if "running_" not in k and not np.array_equal(before[k], after[k])]
+    if changed or L.so.cnnc_train_steps(m) != steps:
+        out.append(f"{tag}: refused steps changed {changed} or the step count")
     return out
 
 
@@ -283,7 +284,7 @@ def main():
             L = Library(lib)
             m = L.create()
             lr = 0.05
-            got_loss = L.step(m, x, y, lr)
+            got_loss = L.train_step(m, [x], y, lr)
             L.save(m, f"{d}/{tag}-step1.safetensors")
             L.so.cnnc_destroy(m)
             want_loss, want = reference_step(args.cnnc, net, weights, flags, d, x, y, lr, 1, tag)
@@ -302,6 +303,8 @@ def main():
             if loss == "ce":
                 total += 1
                 failures += bad_labels(L, m, x, y, d, tag)
+            total += 1
+            failures += nonfinite_steps(L, m, x, y, d, tag)
             L.so.cnnc_destroy(m)
         total += 2
         failures += other_faults(args.cnnc, d)

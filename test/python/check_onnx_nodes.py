@@ -15,8 +15,9 @@ ratio) become initializers with the test's values; the others stay inputs.
 Each test ends as `pass`, `unsupported` (cnnc refused it with a clear error,
 exit 1: the reason is printed) or `FAIL` (a wrong number, a crash, another exit
 status). Expectations live in onnx_node_expectations.txt: every test listed
-there as `pass` must pass and every `unsupported` one must be refused the same
-way; anything else is a regression and fails the run. --update rewrites it.
+there as `pass` must pass and every `unsupported` one must be refused with the
+reason recorded after its '#'; anything else is a regression and fails the
+run. --update rewrites it.
 
   check_onnx_nodes.py --cnnc build/release/tools/cnnc [--backends reference,compiled]
 """
@@ -32,6 +33,9 @@ import tempfile
 import numpy as np
 import onnx
 from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from numeric_compare import compare  # noqa: E402
 
 IN_SCOPE = {
     "Conv", "BatchNormalization", "Relu", "LeakyRelu", "Elu", "Selu", "Gelu", "Sigmoid", "Tanh",
@@ -133,14 +137,11 @@ def run_one(cnnc, test, backend, cache):
         worst = 0.0
         for k, (n, want) in enumerate(expected):
             got = np.load(os.path.join(work, f"out{k}.npy"))
-            if got.shape != want.shape:
-                return name, op, backend, "FAIL", f"output '{n}' shape {got.shape}, expected {want.shape}"
-            err = np.abs(got.astype(np.float64) - want.astype(np.float64))
-            bound = ATOL + RTOL * np.abs(want.astype(np.float64))
-            ratio = float(np.max(err / bound)) if err.size else 0.0
-            worst = max(worst, ratio)
-            if not np.all(err <= bound):
-                return name, op, backend, "FAIL", f"output '{n}': max |error| {err.max():.3g} (worst {ratio:.2f}x of tolerance)"
+            # ONNX's own tolerance, atol + rtol * |expected|; NaN where it expects NaN.
+            v = compare(got, want, RTOL, 0.0, atol=ATOL)
+            worst = max(worst, v.ratio)
+            if not v:
+                return name, op, backend, "FAIL", f"output '{n}': {v.message}"
         return name, op, backend, "pass", f"worst {worst:.3f} of tolerance"
 
 
@@ -164,12 +165,14 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(args.j) as ex:
         results = list(ex.map(lambda tb: run_one(args.cnnc, tb[0], tb[1], args.cache), jobs))
 
-    expected = {}
+    expected, reasons = {}, {}
     if os.path.exists(args.expectations):
         for line in open(args.expectations):
             if line.strip() and not line.startswith("#"):
-                test, backend, status = line.split()[:3]
+                record, _, reason = line.partition("  # ")
+                test, backend, status = record.split()[:3]
                 expected[(test, backend)] = status
+                reasons[(test, backend)] = reason.strip()
     per_op = collections.defaultdict(lambda: collections.Counter())
     regressions, improvements = [], []
     for name, op, backend, status, detail in results:
@@ -178,6 +181,11 @@ def main():
         want = expected.get((name, backend))
         if status == "FAIL" or (want == "pass" and status != "pass"):
             regressions.append((name, backend, status, detail))
+        elif want == "unsupported" and status == "unsupported" and detail != reasons[(name, backend)]:
+            # Refused, but for another reason than recorded: a new error in front
+            # of the expected one, or a changed message.
+            regressions.append((name, backend, status, f"refused with '{detail}', recorded "
+                                                       f"'{reasons[(name, backend)]}'"))
         elif want == "unsupported" and status == "pass":
             improvements.append((name, backend))
         elif want is None and not args.update and not args.filter:

@@ -4,8 +4,10 @@
 Each case is a network (a spec, or textual IR for fused ops). The case gets
 random weights and inputs; `cnnc run` computes it on the reference backend and
 cnnir_torch evaluates the same graph with torch.nn.functional. A case passes
-when max |cnnc - torch| <= 1e-4 * max(1, max |torch|), outputs and (training
-mode) batch-norm running statistics alike. Dropout in training mode is checked
+when every element agrees (|cnnc - torch| <= 1e-5 |torch| + 1e-6 max |torch|,
+NaN and infinities in the same places), outputs and (training mode)
+batch-norm running statistics alike. Activations, pooling, softmax, LRN and
+batch norm also run on NaN, infinite, huge and denormal inputs. Dropout in training mode is checked
 through what is deterministic: rate 0 is the identity, and every output is 0 or
 the input times the scale, with the kept fraction near 1 - rate.
 
@@ -14,7 +16,6 @@ the input times the scale, with the kept fraction near 1 - rate.
 --full also runs the example networks at their full input size (224x224).
 """
 import argparse
-import copy
 import json
 import os
 import subprocess
@@ -25,8 +26,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import cnnir_torch as ct  # noqa: E402
+from numeric_compare import compare  # noqa: E402
 
-TOL = 1e-4
+# Both sides compute in double; cnnc's outputs are written as float32, and
+# folded or float32 parameters round: per element |cnnc - torch| <= RTOL *
+# |torch| + FLOOR * max |torch|, NaN and infinities exactly where torch has
+# them (numeric_compare.py).
+RTOL, FLOOR = 1e-5, 1e-6
 
 
 def spec(layers, inputs=None, outputs=None):
@@ -327,8 +333,9 @@ class Runner:
             raise RuntimeError(f"cnnc {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
         return r
 
-    def check(self, name, net, mode, seed=0):
-        """Returns (passed, worst error ratio, message)."""
+    def check(self, name, net, mode, seed=0, values=None):
+        """Returns (passed, worst error ratio, message). `values`: the inputs'
+        elements, repeated to fill them (else seeded normal values)."""
         self.n += 1
         d = os.path.join(self.tmp, str(self.n))
         os.makedirs(d)
@@ -347,7 +354,8 @@ class Runner:
         inputs = {}
         args = ["run", f"{d}/net.cnnir", "--weights", f"{d}/w.safetensors", "--mode", mode]
         for name, shape in g.inputs:
-            inputs[name] = rng.standard_normal(shape).astype(np.float32)
+            inputs[name] = (np.resize(np.array(values, np.float32), shape) if values is not None else
+                            rng.standard_normal(shape).astype(np.float32))
             np.save(f"{d}/in_{name}.npy", inputs[name])
             args += ["--input", f"{name}={d}/in_{name}.npy"]
         for o in g.outputs:
@@ -363,13 +371,32 @@ class Runner:
             pairs += [(f"state {k}", after[k], v) for k, v in state.items()]
         worst, msg = 0.0, ""
         for label, c, t in pairs:
-            if c.shape != t.shape:
-                return False, float("inf"), f"{label}: shape {c.shape} vs torch {t.shape}"
-            err = float(np.max(np.abs(c.astype(np.float64) - t))) if c.size else 0.0
-            ratio = err / (TOL * max(1.0, float(np.max(np.abs(t))) if t.size else 1.0))
-            if ratio >= worst:
-                worst, msg = ratio, f"{label}: max |cnnc - torch| = {err:.3g}"
+            v = compare(c, t, RTOL, FLOOR)
+            if v.ratio >= worst:
+                worst, msg = v.ratio, f"{label}: {v.message}"
         return worst <= 1.0, worst, msg
+
+    def check_handwritten(self, net, fn):
+        """The reference backend against a hand-written torch function of the
+        (only) input and the weights, in double precision."""
+        import torch
+        self.n += 1
+        d = os.path.join(self.tmp, f"hand{self.n}")
+        os.makedirs(d)
+        json.dump(net, open(f"{d}/net.json", "w"))
+        self.cnnc_run("dump-ir", f"{d}/net.json", "-o", f"{d}/net.cnnir")
+        g = ct.Graph(open(f"{d}/net.cnnir").read())  # only for the parameter list
+        rng = np.random.RandomState(100 + self.n)
+        ct.write_safetensors(f"{d}/w.safetensors", ct.random_weights(g, rng))
+        (name, shape), = g.inputs
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.save(f"{d}/x.npy", x)
+        self.cnnc_run("run", f"{d}/net.json", "--weights", f"{d}/w.safetensors", "--input", f"{d}/x.npy",
+                      "--output", f"{d}/y.npy")
+        w = {k: torch.from_numpy(v.astype(np.float64)) for k, v in ct.read_safetensors(f"{d}/w.safetensors").items()}
+        want = fn(torch.from_numpy(x.astype(np.float64)), w).numpy()
+        v = compare(np.load(f"{d}/y.npy"), want, RTOL, FLOOR)
+        return bool(v), v.ratio, v.message
 
     def dropout_training(self):
         """Dropout's mask through its deterministic parts."""
@@ -401,6 +428,88 @@ class Runner:
             if np.array_equal(outs[0], outs[2]):
                 problems.append(f"{scaling}: different seeds gave the same mask")
         return problems
+
+
+# NaN, infinities, values whose exp, square or erf overflows float32, and
+# denormals: the reference backend gives what PyTorch gives (NaN stays NaN
+# through relu and clip, wins max pooling and poisons its softmax line;
+# sigmoid(-1e20) is 0, gelu(1e20) is 1e20).
+NONFINITE = [float("nan"), float("inf"), -float("inf"), 1e20, -1e20, 1e30, -1e30, 1e-40, -0.0, 0.5, -2.0, 3.0]
+
+
+def nonfinite_cases():
+    """(name, spec, input values) of ops on NONFINITE inputs."""
+    cases = []
+    for act in ({"type": "relu"}, {"type": "leaky_relu", "alpha": 0.2}, {"type": "elu", "alpha": 0.7},
+                {"type": "selu"}, {"type": "gelu"}, {"type": "sigmoid"}, {"type": "tanh"},
+                {"type": "clip", "min": -0.5, "max": 0.8}):
+        cases.append((f"{act['type']} of non-finite values", one(act, (1, 2, 3, 2)), NONFINITE))
+    for layer in ({"type": "max_pool", "kernel": 2, "stride": 1}, {"type": "avg_pool", "kernel": 2, "stride": 1},
+                  {"type": "softmax", "axis": 3}, {"type": "softmax", "axis": 1}, {"type": "global_avg_pool"},
+                  {"type": "batch_norm"}):
+        name = f"{layer['type']} {layer.get('axis', '')} of non-finite values".replace("  ", " ")
+        cases.append((name, one(layer, (1, 2, 3, 2)), NONFINITE))
+    # LRN squares its inputs: the reference does so in double, torch here in
+    # float32, so values whose square overflows float32 are left out.
+    cases.append(("lrn of non-finite values", one({"type": "lrn", "size": 3, "alpha": 0.1}, (1, 2, 3, 2)),
+                  [float("nan"), float("inf"), -float("inf"), 1e15, -1e15, 1e12, -1e12, 1e-40, -0.0, 0.5, -2.0,
+                   3.0]))
+    # One non-finite value in a line of finite ones.
+    cases.append(("max_pool of one NaN", one({"type": "max_pool", "kernel": 3, "stride": 1, "pad": 1}, (1, 1, 3, 3)),
+                  [1, 2, 3, 4, float("nan"), 6, 7, 8, 9]))
+    cases.append(("softmax of one +inf", one({"type": "softmax", "axis": 3}, (1, 1, 2, 3)),
+                  [1, float("inf"), 3, 4, 5, 6]))
+    return cases
+
+
+def handwritten_cases():
+    """(name, spec, torch function of (x, weights)): specs that lean on the JSON
+    frontend's defaults and conventions, each translated to torch by hand, not
+    through cnnc's dump-ir (which the other cases evaluate, so a frontend
+    default both sides would share could hide)."""
+    import torch
+    import torch.nn.functional as F
+
+    def same_pad(x, k, s):  # ONNX SAME_UPPER: the odd pixel at the bottom/right
+        h, w = x.shape[2], x.shape[3]
+        ph = max((-(-h // s) - 1) * s + k - h, 0)
+        pw = max((-(-w // s) - 1) * s + k - w, 0)
+        return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+
+    cases = []
+    cases.append(("handwritten conv 'same' stride 2, even kernel, default dilation and groups",
+                  spec([{"name": "c", "type": "conv2d", "filters": 3, "kernel": 4, "stride": 2, "pad": "same"}],
+                       {"x": {"shape": [1, 2, 9, 8]}}),
+                  lambda x, w: F.conv2d(same_pad(x, 4, 2), w["c.weight"], w["c.bias"], stride=2)))
+    cases.append(("handwritten max_pool default stride (= kernel), ceil_mode",
+                  spec([{"name": "p", "type": "max_pool", "kernel": 3, "ceil_mode": True}],
+                       {"x": {"shape": [1, 2, 8, 7]}}),
+                  lambda x, w: F.max_pool2d(x, 3, 3, ceil_mode=True)))
+    cases.append(("handwritten avg_pool with pad (count_include_pad by default)",
+                  spec([{"name": "p", "type": "avg_pool", "kernel": 3, "stride": 2, "pad": 1}],
+                       {"x": {"shape": [1, 2, 7, 6]}}),
+                  lambda x, w: F.avg_pool2d(x, 3, 2, 1, count_include_pad=True)))
+    cases.append(("handwritten lrn defaults (size 5, alpha 1e-4, beta 0.75, k 2)",
+                  spec([{"name": "n", "type": "lrn"}], {"x": {"shape": [1, 7, 3, 3]}}),
+                  lambda x, w: F.local_response_norm(x, 5, 1e-4, 0.75, 2.0)))
+    cases.append(("handwritten activation defaults (leaky 0.01, elu 1)",
+                  spec([{"name": "l", "type": "leaky_relu", "input": "x"},
+                        {"name": "e", "type": "elu", "input": "l"}], {"x": {"shape": [1, 2, 3, 3]}}),
+                  lambda x, w: F.elu(F.leaky_relu(x, 0.01), 1.0)))
+    cases.append(("handwritten linear flattens C, H, W in that order; softmax on axis 1",
+                  spec([{"name": "fc", "type": "linear", "units": 4}, {"name": "s", "type": "softmax"}],
+                       {"x": {"shape": [2, 3, 2, 2]}}),
+                  lambda x, w: F.softmax(x.reshape(2, 12) @ w["fc.weight"].T + w["fc.bias"], dim=1)))
+    cases.append(("handwritten batch_norm eps 1e-5 by default; dropout the identity at inference",
+                  spec([{"name": "bn", "type": "batch_norm"}, {"name": "d", "type": "dropout"}],
+                       {"x": {"shape": [2, 3, 2, 2]}}),
+                  lambda x, w: F.batch_norm(x, w["bn.running_mean"], w["bn.running_var"], w["bn.gamma"],
+                                            w["bn.beta"], False, 0.0, 1e-5)))
+    cases.append(("handwritten concat on axis 1 by default",
+                  spec([{"name": "a", "type": "relu", "input": "x"}, {"name": "b", "type": "tanh", "input": "x"},
+                        {"name": "c", "type": "concat", "inputs": ["a", "b"]}], {"x": {"shape": [1, 2, 2, 3]}}),
+                  lambda x, w: torch.cat([F.relu(x), torch.tanh(x)], dim=1)))
+    return cases
 
 
 def reduced(path, size):
@@ -443,13 +552,30 @@ def main():
                 failures.append(name)
             if ratio > worst_all[0]:
                 worst_all = (ratio, name)
+        for name, net, fn in ([] if args.networks_only else handwritten_cases()):
+            if args.filter not in name:
+                continue
+            total += 1
+            ok, ratio, msg = r.check_handwritten(net, fn)
+            print(f"{'ok  ' if ok else 'FAIL'} {name:58} worst {ratio:6.3f} of tolerance ({msg})", flush=True)
+            if not ok:
+                failures.append(name)
+        for name, net, values in ([] if args.networks_only else nonfinite_cases()):
+            if args.filter not in name:
+                continue
+            total += 1
+            ok, ratio, msg = r.check(name, net, "inference", values=values)
+            print(f"{'ok  ' if ok else 'FAIL'} {name:58} worst {ratio:6.3f} of tolerance ({msg})", flush=True)
+            if not ok:
+                failures.append(name)
         if not args.networks_only and "dropout" in "dropout" + args.filter:
             total += 1
             problems = r.dropout_training()
             print(("FAIL" if problems else "ok  ") + " dropout training masks (both scalings)", *problems, flush=True)
             if problems:
                 failures.append("dropout training masks")
-    return ct.summarize(total, failures, worst_all, "cases match PyTorch (tolerance 1e-4 * max(1, max|torch|))")
+    return ct.summarize(total, failures, worst_all,
+                        f"cases match PyTorch (per element {RTOL:g} * |torch| + {FLOOR:g} * max|torch|)")
 
 
 if __name__ == "__main__":

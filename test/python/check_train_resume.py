@@ -4,9 +4,10 @@ and a resumed run equals the uninterrupted one bit for bit.
 
 One small run (LeNet-5 on 384 Fashion-MNIST images, batch 32, 3 epochs = 36
 steps, a checkpoint every 3 steps) is the reference. Then:
-  - kill -9 at random times (seeded), and twice inside a checkpoint write
-    (CNNC_TRAIN_FAULT=kill_in_checkpoint@STEP), each time resuming with
-    --resume until the run completes;
+  - kill -9 after a seeded random number of steps (read from its progress
+    lines, so every kill lands while the run is going), six times, and twice
+    inside a checkpoint write (CNNC_TRAIN_FAULT=kill_in_checkpoint@STEP), each
+    time resuming with --resume until the run completes;
   - SIGINT: exit status 130, a checkpoint of the step reached, then --resume;
   - the newest checkpoint damaged (a flipped byte): --resume warns, falls back
     to the previous one and still ends equal;
@@ -16,11 +17,10 @@ steps, a checkpoint every 3 steps) is the reference. Then:
     the newest good checkpoint intact.
 "Equal" means: the final checkpoint's tensors and weights.safetensors are
 byte-identical, and log.csv agrees except for its timing columns. These runs
-use the reference backend, whose steps are slow enough for timed kills to land
-inside them; the compiled backend (its steps take milliseconds) is checked
-with the faults that do not depend on timing: two kills inside checkpoint
+use the reference backend; the compiled backend (its steps take milliseconds)
+is checked with the faults at fixed points: two kills inside checkpoint
 writes and a --max-steps stop, each resumed, must end equal to its own
-uninterrupted run.
+uninterrupted run. No verdict depends on time.
 
   check_train_resume.py --cnnc build/release/tools/cnnc --examples examples [--data DIR]
 """
@@ -28,12 +28,11 @@ import argparse
 import csv
 import os
 import random
-import shutil
+import re
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import cnnir_torch as ct  # noqa: E402
@@ -59,6 +58,27 @@ class Run:
         p = self.start(d, env)
         out, err = p.communicate()
         return p.returncode, err
+
+    def stop_after(self, d, steps, sig):
+        """Runs (resuming from d's checkpoints) and sends `sig` once it reports
+        `steps` more finished steps (its progress lines, one a step): the
+        signal lands on an event, not after a sleep, so it always happens
+        while the run is still going. Returns (exit status, whether it was
+        sent, stderr)."""
+        resume = os.path.isdir(d) and any(f.startswith("ckpt-") for f in os.listdir(d))
+        args = [a for a in self.args(d, resume) if a != "--quiet"]
+        p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        seen, sent, err = 0, False, []
+        for line in p.stderr:
+            err.append(line)
+            if re.match(r"epoch \d+/\d+ \[", line):
+                seen += 1
+                if seen == steps:
+                    p.send_signal(sig)
+                    sent = True
+                    break
+        err.append(p.communicate()[1])
+        return p.returncode, sent, "".join(err)
 
 
 def tensors(path):
@@ -103,47 +123,36 @@ def main():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         ref = f"{tmp}/ref"
-        t0 = time.time()
         rc, err = run.complete(ref)
-        full = time.time() - t0
-        c.expect(rc == 0, f"the uninterrupted run completes ({full:.1f} s) {err.strip()}")
+        c.expect(rc == 0, f"the uninterrupted run completes {err.strip()}")
 
         # Killed inside two checkpoint writes, then by kill -9 at random times,
         # resumed each time until the run completes.
-        d, kills, in_write, rounds = f"{tmp}/killed", 0, 0, 0
+        d, kills, in_write = f"{tmp}/killed", 0, 0
         for step in (9, 21):
             p = run.start(d, {"CNNC_TRAIN_FAULT": f"kill_in_checkpoint@{step}"})
             p.communicate()
             in_write += p.returncode == -signal.SIGKILL
-        while rounds < 30:
-            p = run.start(d)
-            if rounds < 6:
-                time.sleep(rng.uniform(0.3, full * 0.5))
-                if p.poll() is None:
-                    p.send_signal(signal.SIGKILL)
-                    kills += 1
-            p.communicate()
-            rounds += 1
-            if p.returncode == 0:
-                break
+        for _ in range(6):  # after a seeded random number of the run's next steps
+            _, sent, _ = run.stop_after(d, rng.randint(1, 5), signal.SIGKILL)
+            kills += sent
+        rc, _ = run.complete(d)
         leftovers = [f for f in os.listdir(d) if ".tmp." in f]
-        c.expect(p.returncode == 0, f"{kills} random kill -9 and {in_write} kills inside a checkpoint write, "
-                                    f"resumed {rounds + 1} times: the run completes")
+        c.expect(rc == 0, f"{kills} random kill -9 and {in_write} kills inside a checkpoint write, "
+                          f"then resumed: the run completes")
+        c.expect(kills == 6, f"all 6 random kills happened while the run was going ({kills})")
         c.expect(in_write == 2, "both kills inside a checkpoint write happened (CNNC_TRAIN_FAULT)")
         c.expect(not leftovers, f"the temporaries of interrupted writes are cleaned up {leftovers}")
         c.same_as(ref, d, "killed and resumed")
 
         # SIGINT: a final checkpoint, exit 130, then resume.
         d = f"{tmp}/interrupted"
-        p = run.start(d)
-        time.sleep(full * 0.5)
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate()
+        rc_int, sent, err = run.stop_after(d, 17, signal.SIGINT)
         ckpts = sorted(f for f in os.listdir(d) if f.startswith("ckpt-"))
         # SIGINT inside a step or inside the epoch's validation: either message.
         interrupted = "interrupted at epoch" in err or "interrupted after epoch" in err
-        c.expect(p.returncode == 130 and interrupted and ckpts,
-                 f"SIGINT: exit {p.returncode}, '{err.strip().splitlines()[-1] if err.strip() else ''}', "
+        c.expect(sent and rc_int == 130 and interrupted and ckpts,
+                 f"SIGINT: exit {rc_int}, '{err.strip().splitlines()[-1] if err.strip() else ''}', "
                  f"checkpoints {ckpts}")
         rc, _ = run.complete(d)
         c.expect(rc == 0, "the interrupted run resumes")
@@ -159,10 +168,7 @@ def main():
 
         # The newest checkpoint damaged: fall back to the previous one.
         d = f"{tmp}/damaged"
-        p = run.start(d)
-        time.sleep(full * 0.6)
-        p.send_signal(signal.SIGKILL)
-        p.communicate()
+        run.stop_after(d, 20, signal.SIGKILL)  # past the checkpoints of steps 3 to 18
         ckpts = sorted(f for f in os.listdir(d) if f.startswith("ckpt-"))
         if len(ckpts) >= 2:
             newest = f"{d}/{ckpts[-1]}"

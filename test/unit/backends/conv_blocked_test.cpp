@@ -97,7 +97,6 @@ TEST(ConvBlocked, OneRowTaskSplitsComputeTheWholeRow) {
     halide::JitKernel base(spec, whole, "host", 5);
     base.run();
     const std::vector<float> want = base.output();
-    int tried = 0;
     // {parallel_split (tiles per task), chunk, tile_x, tile_k}
     for (const auto& [split, chunk, x, k] : {std::array<int, 4>{1, 0, 3, 1},
                                              {4, 0, 3, 2},
@@ -109,10 +108,9 @@ TEST(ConvBlocked, OneRowTaskSplitsComputeTheWholeRow) {
       s.chunk = chunk;
       s.tile_x = x;
       s.tile_k = k;
+      EXPECT_FALSE(s == whole) << "a candidate equal to the base checks nothing: " << s.key();
       test::expect_computes(spec, s, want, 5);
-      ++tried;
     }
-    EXPECT_EQ(tried, 5);
   }
 }
 

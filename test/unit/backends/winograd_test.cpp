@@ -170,7 +170,6 @@ TEST(Winograd, TunedSchedulesComputeWhatTheDefaultComputes) {
     halide::JitKernel base(spec, def, "host", 11);
     base.run();
     const std::vector<float> want = base.output();
-    int tried = 0;
     // {share_input, parallel_split, chunk, tile_x, tile_k}: bands with and
     // without a short last one, channel groups of 1-3 blocks, register tiles
     // wider than a band's tiles.
@@ -186,10 +185,9 @@ TEST(Winograd, TunedSchedulesComputeWhatTheDefaultComputes) {
       s.chunk = chunk;
       s.tile_x = x;
       s.tile_k = k;
+      EXPECT_FALSE(s == def) << "a candidate equal to the default checks nothing: " << s.key();
       test::expect_computes(spec, s, want, 11);
-      ++tried;
     }
-    EXPECT_EQ(tried, 6);
   }
 }
 

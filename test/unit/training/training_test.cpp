@@ -2,10 +2,13 @@
 // the training library.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <tuple>
 
 #include "training/batches.h"
 #include "training/dataset.h"
@@ -129,6 +132,74 @@ TEST(Batches, AugmentationIsReproducibleAndChangesImages) {
   a.start_epoch(4);
   ASSERT_TRUE(a.next(y));
   EXPECT_NE(x.images.data, y.images.data);  // another epoch, other draws
+}
+
+// Each augmented image is one of what the options allow, and the draws
+// cover them: a crop of the image padded with zeros (offsets in
+// [-crop_pad, crop_pad]), possibly mirrored left-right, plus one brightness
+// offset in [-b, b]; contrast scales around the image's mean. The 3x3
+// images are asymmetric, so a flip upside down or a crop off by one matches
+// none of the candidates.
+TEST(Batches, AugmentationCropsFlipsAndShiftsAsDocumented) {
+  const int64_t n = 64, H = 3, W = 3;
+  Split s = tiny_split(n);
+  Normalize id{{0.0}, {1.0}};
+  Augment aug;
+  aug.crop_pad = 1;
+  aug.hflip = true;
+  aug.brightness = 0.5;
+  BatchSource src(s, id, {n, false, false, 9, aug});
+  src.start_epoch(0);
+  Batch b;
+  ASSERT_TRUE(src.next(b));
+  std::set<std::tuple<int, int, bool>> seen;
+  for (int64_t k = 0; k < n; ++k) {
+    const float* orig = &s.images[static_cast<size_t>(k * 9)];
+    const float* got = &b.images.data[static_cast<size_t>(k * 9)];
+    bool found = false;
+    for (int dy = -1; dy <= 1 && !found; ++dy)
+      for (int dx = -1; dx <= 1 && !found; ++dx)
+        for (bool flip : {false, true}) {
+          // Output (y, x) shows padded pixel (y + dy, x + dx), mirrored when flipped.
+          auto at = [&](int y, int x) {
+            const int sy = y + dy, sx = flip ? W - 1 - (x + dx) : x + dx;
+            return sy < 0 || sy >= H || sx < 0 || sx >= W ? 0.0 : double{orig[sy * W + sx]};
+          };
+          const double shift = got[0] - at(0, 0);
+          bool same = std::abs(shift) <= 0.5 + 1e-6;
+          for (int y = 0; y < H && same; ++y)
+            for (int x = 0; x < W && same; ++x)
+              same = std::abs(got[y * W + x] - (at(y, x) + shift)) < 1e-5;
+          if (same) {
+            found = true;
+            seen.insert({dy, dx, flip});
+            break;
+          }
+        }
+    EXPECT_TRUE(found) << "image " << k << " is no crop/flip/shift of its original";
+  }
+  // 64 seeded draws of 18 crop/flip combinations: most of them, both flips.
+  EXPECT_GE(seen.size(), 12u);
+  EXPECT_TRUE(std::any_of(seen.begin(), seen.end(), [](auto t) { return std::get<2>(t); }));
+  EXPECT_TRUE(std::any_of(seen.begin(), seen.end(), [](auto t) { return !std::get<2>(t); }));
+
+  // Contrast alone: (v - mean) * scale + mean, scale in [1 - c, 1 + c].
+  Augment con;
+  con.contrast = 0.5;
+  BatchSource csrc(s, id, {n, false, false, 9, con});
+  csrc.start_epoch(0);
+  ASSERT_TRUE(csrc.next(b));
+  for (int64_t k = 0; k < n; ++k) {
+    const float* orig = &s.images[static_cast<size_t>(k * 9)];
+    const float* got = &b.images.data[static_cast<size_t>(k * 9)];
+    double mean = 0;
+    for (int j = 0; j < 9; ++j) mean += orig[j] / 9.0;
+    const double scale = (got[8] - got[0]) / (orig[8] - orig[0]);
+    EXPECT_GE(scale, 0.5 - 1e-5);
+    EXPECT_LE(scale, 1.5 + 1e-5);
+    for (int j = 0; j < 9; ++j)
+      EXPECT_NEAR(got[j], (orig[j] - mean) * scale + mean, 1e-5) << "image " << k;
+  }
 }
 
 TEST(Dataset, NpyFolderWithLabelsOutOfRangeIsAnError) {
