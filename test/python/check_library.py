@@ -21,6 +21,9 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from numeric_compare import compare  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ALLOWED_LIBS = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "ld-linux-x86-64.so.2"}
@@ -155,9 +158,8 @@ def main():
         for prog in ("run_c", "run_cpp"):
             out = run(f"{d}/{prog}", f"{d}/x_a.npy", f"{d}/y_{prog}.npy")
             y = np.load(f"{d}/y_{prog}.npy")
-            err = float(np.max(np.abs(y - ref)))
-            check(y.shape == ref.shape and err <= 1e-4 * max(1.0, float(np.max(np.abs(ref)))),
-                  f"examples/{prog[4:]}: LeNet-5 output matches the reference backend", f"max |diff| {err:.3g}")
+            v = compare(y, ref, 1e-4, 2e-5)
+            check(bool(v), f"examples/{prog[4:]}: LeNet-5 output matches the reference backend", v.message)
             check(f"class {int(np.argmax(ref[0]))}" in out or f"top 5: {int(np.argmax(ref[0]))} " in out,
                   f"examples/{prog[4:]}: prints the best class", out.strip())
         bad = subprocess.run([f"{d}/run_c", f"{d}/x_b.npy"], capture_output=True, text=True)
