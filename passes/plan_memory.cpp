@@ -47,6 +47,18 @@ class Planner {
         // Rows across images (dims before the axis) are one dim to the kernels.
         if (axis > 1) dense_only_.insert({node.inputs[0], node.outputs[0]});
       }
+      if (node.op == OpKind::Concat) {
+        // Likewise the slices of a concatenation after the channels: its
+        // parts and the whole are seen as [outer, axis, inner], the images
+        // inside `outer` (a batch-strided value there was an internal error
+        // at lowering; found by random networks).
+        int64_t axis = node.as<ir::ConcatAttrs>().axis;
+        if (axis < 0) axis += node.outputs[0]->type.shape.rank();
+        if (axis > 1) {
+          dense_only_.insert(node.outputs[0]);
+          dense_only_.insert(node.inputs.begin(), node.inputs.end());
+        }
+      }
     }
     for (const Value* o : g_.outputs()) {
       last_[o] = n;  // network outputs stay until the end

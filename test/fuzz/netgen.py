@@ -560,10 +560,8 @@ def features(spec):
         if t == "conv2d":
             g = layer.get("groups", 1)
             out.add("conv2d.groups=" + ("1" if g == 1 else "n"))
-        if t == "concat":
-            out.add(f"concat.inputs={len(layer['inputs'])}")
-        if t == "add":
-            out.add(f"add.inputs={len(layer['inputs'])}")
+        if t in ("concat", "add"):  # a shrunk case may have one operand left
+            out.add(f"{t}.inputs={len(layer.get('inputs', [layer.get('input')]))}")
     out.add(f"outputs={len(spec['outputs'])}")
     out.add(f"inputs={len(spec['inputs'])}")
     return out
