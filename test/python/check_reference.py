@@ -109,6 +109,11 @@ def op_cases():
             add(f"{op} same k{k} s{s}", one({"type": op, "kernel": k, "stride": s, "pad": "same"}, (1, 2, 10, 7)))
             add(f"{op} same k{k} s{s} ceil", one({"type": op, "kernel": k, "stride": s, "pad": "same",
                                                   "ceil_mode": True}, (1, 2, 9, 8)))
+    # ceil_mode windows that would start in the right/bottom padding are
+    # dropped (5 + 1 padded: the 4th window would start at 6).
+    for op in ("max_pool", "avg_pool"):
+        add(f"{op} ceil, last window starting in the padding",
+            one({"type": op, "kernel": 2, "stride": 2, "pad": 1, "ceil_mode": True}, (1, 2, 5, 5)))
     add("global_avg_pool", one({"type": "global_avg_pool"}, (3, 5, 7, 4)))
     for size, alpha, beta, k in ((5, 1e-4, 0.75, 2.0), (3, 0.5, 0.6, 1.0), (1, 2.0, 1.2, 0.5)):
         add(f"lrn size {size}", one({"type": "lrn", "size": size, "alpha": alpha, "beta": beta, "k": k}, (2, 7, 3, 4)))
