@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include "support/output_files.h"
 
 namespace cnnc {
 
@@ -25,6 +28,21 @@ struct Fd {
 };
 
 }  // namespace
+
+bool disk_full(const std::string& path) {
+  struct statvfs fs {};
+  std::string p = path;
+  // The nearest existing directory (a file not yet written, a removed work dir).
+  while (::statvfs(p.c_str(), &fs) != 0) {
+    const auto slash = p.rfind('/');
+    if (slash == std::string::npos || slash == 0) {
+      if (::statvfs(slash == 0 ? "/" : ".", &fs) != 0) return false;
+      break;
+    }
+    p.resize(slash);
+  }
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < (uint64_t{1} << 20);
+}
 
 std::string format_bytes(int64_t bytes) {
   static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -76,60 +94,7 @@ std::string read_input_file(const std::string& path, int64_t max_size, std::stri
 
 void write_output_file_atomically(const std::string& path, std::string_view data,
                                   DiagnosticEngine& diag) {
-  SourceLoc loc = make_file_loc(path);
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    diag.fatal(loc, "cannot write: is a directory", {}, ExitCode::IoError);
-  std::string dir = ".", base = path;
-  if (auto slash = path.rfind('/'); slash != std::string::npos) {
-    dir = slash == 0 ? "/" : path.substr(0, slash);
-    base = path.substr(slash + 1);
-  }
-  std::string tmpl = dir + "/." + base + ".tmp.XXXXXX";
-  std::vector<char> tmp(tmpl.begin(), tmpl.end());
-  tmp.push_back('\0');
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) diag.fatal(loc, "cannot write: " + errno_text(errno), {}, ExitCode::IoError);
-  std::string tmp_path(tmp.data());
-  auto fail = [&](const std::string& what, int e) {
-    ::close(fd);
-    ::unlink(tmp_path.c_str());
-    diag.fatal(loc, what + ": " + errno_text(e), {}, ExitCode::IoError);
-  };
-  // Faults for tests: CNNC_WRITE_FAULT=enospc:TEXT or eio_fsync:TEXT fails the
-  // write or the fsync of any output whose path contains TEXT.
-  std::string fault;
-  if (const char* f = std::getenv("CNNC_WRITE_FAULT")) {
-    std::string_view v(f);
-    if (auto colon = v.find(':');
-        colon != std::string_view::npos && path.find(v.substr(colon + 1)) != std::string::npos)
-      fault = std::string(v.substr(0, colon));
-  }
-  if (fault == "enospc") fail("write failed", ENOSPC);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write failed", errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  // Written files get the usual permissions (mkstemp creates 0600).
-  mode_t mask = ::umask(0);
-  ::umask(mask);
-  if (::fchmod(fd, 0666 & ~mask) != 0) fail("chmod failed", errno);
-  if (fault == "eio_fsync" || ::fsync(fd) != 0) fail("fsync failed", fault.empty() ? errno : EIO);
-  if (::close(fd) != 0) {
-    int e = errno;
-    ::unlink(tmp_path.c_str());
-    diag.fatal(loc, "close failed: " + errno_text(e), {}, ExitCode::IoError);
-  }
-  if (::rename(tmp_path.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp_path.c_str());
-    diag.fatal(loc, "cannot write: " + errno_text(e), {}, ExitCode::IoError);
-  }
+  write_output_file(path, data, diag);
 }
 
 }  // namespace cnnc

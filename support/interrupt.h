@@ -1,4 +1,4 @@
-// SIGINT / SIGTERM during long work (compiling kernels, linking): while an
+// SIGINT / SIGTERM / SIGHUP during long work (compiling kernels, linking): while an
 // InterruptScope lives, the signals set a flag instead of killing the
 // process, so the work stops at the next check, temporaries are removed and
 // the driver exits with status 130 leaving no partial output.
@@ -14,7 +14,7 @@ class InterruptScope {
   InterruptScope& operator=(const InterruptScope&) = delete;
 };
 
-/// Whether SIGINT or SIGTERM arrived inside an InterruptScope.
+/// Whether SIGINT, SIGTERM or SIGHUP arrived inside an InterruptScope.
 bool interrupted();
 
 }  // namespace cnnc

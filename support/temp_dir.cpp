@@ -1,6 +1,9 @@
 #include "support/temp_dir.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -12,9 +15,38 @@
 
 namespace cnnc {
 
+namespace {
+
+// Removes PREFIX.PID.* directories in `base` whose process is gone: a run
+// killed with -9 leaves its work directory (a compile's can hold hundreds of
+// MB of weights).
+void remove_stale(const std::string& base, const std::string& prefix) {
+  DIR* d = ::opendir(base.c_str());
+  if (!d) return;
+  std::vector<std::string> stale;
+  const std::string head = prefix + ".";
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.rfind(head, 0) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + head.size(), &end, 10);
+    if (pid <= 0 || *end != '.' || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(name);
+  }
+  ::closedir(d);
+  for (const std::string& name : stale) {
+    std::error_code ec;
+    std::filesystem::remove_all(base + "/" + name, ec);
+  }
+}
+
+}  // namespace
+
 TempDir::TempDir(const std::string& prefix) {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base && *base ? base : "/tmp") + "/" + prefix + ".XXXXXX";
+  const char* env = std::getenv("TMPDIR");
+  const std::string base = env && *env ? env : "/tmp";
+  remove_stale(base, prefix);
+  std::string templ = base + "/" + prefix + "." + std::to_string(::getpid()) + ".XXXXXX";
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
   if (!mkdtemp(buf.data()))

@@ -8,8 +8,9 @@ namespace cnnc {
 
 class TempDir {
  public:
-  /// Creates a fresh directory under $TMPDIR (or /tmp); throws
-  /// std::runtime_error naming the reason when it cannot.
+  /// Creates a fresh directory PREFIX.PID.XXXXXX under $TMPDIR (or /tmp),
+  /// first removing those of the same prefix whose process is gone (killed
+  /// runs); throws std::runtime_error naming the reason when it cannot.
   explicit TempDir(const std::string& prefix = "cnnc");
   ~TempDir();
   TempDir(const TempDir&) = delete;

@@ -32,3 +32,12 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "e
 # Compiled kernels are cached in the build tree, shared by every test that
 # compiles (the first one pays).
 config.environment["CNNC_CACHE_DIR"] = os.path.join(config.cnnc_build_dir, "kernel-cache")
+# Full-disk tests mount a small tmpfs: only where this user may (root, as on
+# our machines and in CI).
+import subprocess
+import tempfile
+with tempfile.TemporaryDirectory() as probe:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", probe],
+                      capture_output=True).returncode == 0:
+        subprocess.run(["umount", probe], capture_output=True)
+        config.available_features.add("tmpfs-mount")

@@ -1,7 +1,9 @@
 #include "backends/halide/kernel_compiler.h"
 
 #include <cpuid.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 
 #include "backends/halide/templates.h"
 #include "backends/halide/templates_revision.h"
+#include "support/file_io.h"
 #include "support/internal_error.h"
 #include "support/interrupt.h"
 #include "support/temp_dir.h"
@@ -54,17 +57,69 @@ std::string first_layer(const LoweredModel& m, size_t spec) {
   return "?";
 }
 
-// Renames `from` onto `to`; another process may have published it first,
-// which is as good.
-void publish(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  std::filesystem::rename(from, to, ec);
-  if (ec) std::filesystem::remove(from, ec);
-}
-
 std::string unique_suffix() {
   static std::atomic<int> counter{0};
   return "." + std::to_string(getpid()) + "." + std::to_string(counter++) + ".tmp";
+}
+
+// A cache entry is used only when its seal, written after it, records its
+// size and checksum: a truncated or damaged entry (a full disk, a killed run,
+// a stray `truncate`) is compiled again instead of failing every later link.
+std::string seal_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  uint64_t h = 14695981039346656037ull, size = 0;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    const auto n = static_cast<size_t>(in.gcount());
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+    size += n;
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "cnnc-seal-1 %llu %016llx\n",
+                static_cast<unsigned long long>(size), static_cast<unsigned long long>(h));
+  return text;
+}
+
+bool sealed(const std::string& path) {
+  std::ifstream seal(path + ".seal");
+  std::stringstream text;
+  text << seal.rdbuf();
+  return seal && !text.str().empty() && text.str() == seal_of(path);
+}
+
+// Renames `from` onto `to` and seals it; another process may have published
+// it first, which is as good (its seal then matches the same bytes, or the
+// entry is rebuilt next time).
+void publish(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  std::filesystem::rename(from, to, ec);
+  if (ec) {
+    std::filesystem::remove(from, ec);
+    return;
+  }
+  const std::string tmp = to + ".seal" + unique_suffix();
+  std::ofstream(tmp) << seal_of(to);
+  std::filesystem::rename(tmp, to + ".seal", ec);
+  if (ec) std::filesystem::remove(tmp, ec);
+}
+
+// Removes temporaries (NAME.PID.N.tmp*) of compiles that were killed.
+void remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const auto tmp = name.find(".tmp");
+    if (tmp == std::string::npos) continue;
+    // NAME.PID.N.tmp...: the PID is the second-last dotted field before ".tmp".
+    const auto dot_n = name.rfind('.', tmp - 1);
+    const auto dot_pid =
+        dot_n == std::string::npos ? std::string::npos : name.rfind('.', dot_n - 1);
+    if (dot_pid == std::string::npos) continue;
+    const long pid = std::strtol(name.c_str() + dot_pid + 1, nullptr, 10);
+    if (pid > 0 && pid != getpid() && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+      std::filesystem::remove(e.path(), ec);
+  }
 }
 
 // Compiles `todo` in `jobs` forked worker processes. Processes, not threads:
@@ -86,14 +141,24 @@ void compile_in_workers(
   close(tasks[1]);
   std::fflush(nullptr);  // nothing buffered may be written twice
   std::vector<pid_t> workers;
+  const pid_t parent = getpid();
   for (int j = 0; j < jobs; ++j) {
     const pid_t pid = fork();
     CNNC_INTERNAL_ASSERT(pid >= 0) << "fork: " << std::strerror(errno);
     if (pid == 0) {
-      // An interrupt ends the workers at once; the parent cleans up.
+      // A compile killed outright (kill -9) takes its workers along; an
+      // interrupt ends them at once, and the parent cleans up.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(1);
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
+      signal(SIGHUP, SIG_DFL);
       close(results[0]);
+      // LLVM's fatal errors (a full disk: "IO failure on output stream") go
+      // to the worker's log, which the parent quotes if the worker dies.
+      const int log = open((work_dir + "/worker-" + std::to_string(j) + ".log").c_str(),
+                           O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (log >= 0) dup2(log, 2);
       int32_t i;
       while (read(tasks[0], &i, sizeof i) == sizeof i) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -133,12 +198,20 @@ void compile_in_workers(
   if (interrupted())
     for (pid_t pid : workers) kill(pid, SIGTERM);
   std::string died;
-  for (pid_t pid : workers) {
+  for (size_t j = 0; j < workers.size(); ++j) {
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (waitpid(workers[j], &status, 0) < 0 && errno == EINTR) {
     }
-    if (WIFSIGNALED(status))
-      died = "a kernel compiler process died of signal " + std::to_string(WTERMSIG(status));
+    if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)) {
+      std::ifstream log(work_dir + "/worker-" + std::to_string(j) + ".log");
+      std::string line, last;
+      while (std::getline(log, line))
+        if (!line.empty()) last = line;
+      died = "a kernel compiler process " +
+             (WIFSIGNALED(status) ? "died of signal " + std::to_string(WTERMSIG(status))
+                                  : "exited with status " + std::to_string(WEXITSTATUS(status))) +
+             (last.empty() ? "" : ": " + last);
+    }
   }
   for (size_t i : todo)
     if (!reported[i])
@@ -256,6 +329,7 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
       return out;
     }
   }
+  if (!options.cache_dir.empty()) remove_stale_temporaries(dir);
   const size_t n = m.specs.size();
   for (size_t i = 0; i < n; ++i) out.archives.push_back(dir + "/" + out.symbols[i] + ".a");
   const std::string runtime_base = "x86-64-linux-sse41";
@@ -333,7 +407,7 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
   };
   std::vector<size_t> todo;
   for (size_t i = 0; i <= n; ++i) {
-    if (std::filesystem::exists(i == n ? out.runtime_object : out.archives[i]))
+    if (sealed(i == n ? out.runtime_object : out.archives[i]))
       finished(i, true, 0, "");
     else
       todo.push_back(i);
@@ -364,7 +438,7 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
       out.symbols[i] =
           kernel_symbol(m.specs[i], variant_key(m.specs[i], targets, options.schedule));
       out.archives[i] = dir + "/" + out.symbols[i] + ".a";
-      if (std::filesystem::exists(out.archives[i]))
+      if (sealed(out.archives[i]))
         finished(i, true, 0, "");
       else
         todo.push_back(i);
@@ -376,10 +450,18 @@ BuiltKernels build_kernels(const LoweredModel& m, const TargetSet& targets,
     diag.error({}, "interrupted while compiling kernels", {}, ExitCode::Interrupted);
     return out;
   }
-  // A template Halide cannot compile is cnnc's bug, not the user's: exit 70.
-  for (const std::string& f : failures)
-    diag.error({}, "code generation failed for " + f + " (internal error: please report)", {},
-               ExitCode::Internal);
+  // A template Halide cannot compile is cnnc's bug, not the user's: exit 70;
+  // but a kernel that could not be written for want of space is an I/O error.
+  if (!failures.empty() && (disk_full(dir) || disk_full(work_dir)))
+    diag.error({},
+               "cannot write compiled kernels: no space left on device (" +
+                   (disk_full(dir) ? "the kernel cache " + dir : "the work directory " + work_dir) +
+                   " is full)",
+               {}, ExitCode::IoError);
+  else
+    for (const std::string& f : failures)
+      diag.error({}, "code generation failed for " + f + " (internal error: please report)", {},
+                 ExitCode::Internal);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

@@ -10,20 +10,10 @@
 
 #include "backends/llvm/host_codegen.h"
 #include "backends/llvm/link_library.h"
+#include "support/file_io.h"
 #include "support/interrupt.h"
 
 namespace cnnc::llvmgen {
-
-namespace {
-
-// A temporary beside `path` (same file system, so the final rename is atomic).
-std::string sibling_temp(const std::string& path) {
-  const std::filesystem::path p(path);
-  return (p.parent_path() / ("." + p.filename().string() + ".tmp." + std::to_string(getpid())))
-      .string();
-}
-
-}  // namespace
 
 halide::BuiltKernels build_library(const halide::LoweredModel& m, const LibraryRequest& request,
                                    const std::string& work_dir, DiagnosticEngine& diag) {
@@ -58,18 +48,21 @@ halide::BuiltKernels build_library(const halide::LoweredModel& m, const LibraryR
   in.kernel_archives = kernels.archives;
   in.halide_runtime = kernels.runtime_object;
   in.work_dir = work_dir;
-  in.output = sibling_temp(request.output);
+  in.output = request.output;
   const bool ok = request.kind == LibraryKind::Shared ? link_shared_library(in, error)
                                                       : link_relocatable_object(in, error);
-  std::error_code ec;
-  if (ok && !interrupted()) std::filesystem::rename(in.output, request.output, ec);
-  if (!ok || ec || interrupted()) {
-    std::filesystem::remove(in.output, ec);
+  if (!ok || interrupted()) {
     if (interrupted())
       diag.error({}, "interrupted while linking", {}, ExitCode::Interrupted);
+    else if (disk_full(request.output) || disk_full(work_dir))
+      diag.error(make_file_loc(request.name.empty() ? request.output : request.name),
+                 "cannot link the library: no space left on device (" +
+                     std::string(disk_full(request.output) ? "its directory"
+                                                           : "the work directory " + work_dir) +
+                     " is full)",
+                 {}, ExitCode::IoError);
     else
-      diag.error({}, ok ? "cannot write " + request.output + ": " + ec.message() : error, {},
-                 ok ? ExitCode::IoError : ExitCode::Internal);
+      diag.error({}, error, {}, ExitCode::Internal);
     diag.check();
   }
   return kernels;

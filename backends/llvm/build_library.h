@@ -20,7 +20,8 @@ struct LibraryRequest {
   halide::KernelBuildOptions kernels;
   bool embed_weights = true;
   LibraryKind kind = LibraryKind::Shared;
-  std::string output;  ///< written atomically
+  std::string output;  ///< the file the linker writes (the caller stages and commits it)
+  std::string name;    ///< the output as the user named it, for messages (default: output)
 };
 
 /// Builds the library of `m` into request.output, working in `work_dir`.

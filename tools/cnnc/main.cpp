@@ -1,4 +1,6 @@
 // cnnc: the command-line driver. Thin: parses the verb and hands over.
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -48,8 +50,24 @@ void usage(std::ostream& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+// What went to standard output must have reached it: a report written to a
+// full disk (`> /dev/full`) is an I/O error, not a truncated success.
+static int finish(int status) {
+  std::cout.flush();
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
+    const int err = errno;
+    std::fprintf(stderr, "error: cannot write to standard output: %s\n",
+                 err ? std::strerror(err) : "write failed");
+    return status == 0 ? static_cast<int>(cnnc::ExitCode::IoError) : status;
+  }
+  return status;
+}
+
+static int run(const std::vector<std::string>& args);
+
+int main(int argc, char** argv) { return finish(run({argv + 1, argv + argc})); }
+
+static int run(const std::vector<std::string>& args) {
   if (args.empty()) {
     usage(std::cerr);
     return static_cast<int>(cnnc::ExitCode::Usage);

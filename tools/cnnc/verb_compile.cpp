@@ -12,6 +12,7 @@
 #include "passes/passes.h"
 #include "support/file_io.h"
 #include "support/interrupt.h"
+#include "support/output_files.h"
 #include "support/temp_dir.h"
 #include "tools/cnnc/compile_options.h"
 #include "tools/cnnc/verbs.h"
@@ -46,8 +47,8 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-void write_external_weights(const halide::LoweredModel& m, const std::string& path,
-                            const std::string& net, DiagnosticEngine& diag) {
+// The library's weights as the external file cnnc_create reads.
+std::string external_weights(const halide::LoweredModel& m) {
   std::vector<ir::Tensor> tensors;
   tensors.reserve(m.weights.size());
   std::vector<std::pair<std::string, const ir::Tensor*>> list;
@@ -58,9 +59,8 @@ void write_external_weights(const halide::LoweredModel& m, const std::string& pa
     tensors.push_back(std::move(t));
   }
   for (size_t i = 0; i < m.weights.size(); ++i) list.emplace_back(m.weights[i].name, &tensors[i]);
-  if (emit_guard(path, net, diag))
-    io::write_safetensors(
-        path, list, {{"cnnc.network", m.name}, {"cnnc.layout", halide::weights_layout(m)}}, diag);
+  return io::serialize_safetensors(
+      list, {{"cnnc.network", m.name}, {"cnnc.layout", halide::weights_layout(m)}});
 }
 
 }  // namespace
@@ -139,7 +139,12 @@ int verb_compile(const std::vector<std::string>& args) {
       if (emit == "obj") output = stem + ".o";
       if (emit == "header") output = stem + ".h";
     }
-    if (!output.empty() && output != "-" && !emit_guard(output, net, diag)) return;
+    // No output may replace an input (the network or the weights it reads).
+    auto guard = [&](const std::string& out) {
+      emit_guard(out, net, diag);
+      if (!w.path.empty()) emit_guard(out, w.path, diag);
+    };
+    if (!output.empty() && output != "-") guard(output);
     if (emit == "so" || emit == "obj") check_writable(output, diag);  // before minutes of work
     InterruptScope interrupts;
     provide_weights(graph, w, diag);
@@ -159,26 +164,35 @@ int verb_compile(const std::vector<std::string>& args) {
     info.weights_file = library_stem(info.library) + ".weights.safetensors";
 
     if (emit == "so" || emit == "obj") {
+      // The library, its header and its weights land together or not at all.
+      OutputSet out(diag);
+      const std::string header = beside(output, library_stem(output) + ".h");
+      const std::string wfile = beside(output, info.weights_file);
+      // A library written to a device (-o /dev/null) has no directory for
+      // its header and weights: they are not written.
+      const bool device = resolve_output(output, diag).through;
+      if (device)
+        diag.note(make_file_loc(output),
+                  "the library goes to a device: no header or weights file is written beside it");
+      guard(header);
+      if (external) guard(wfile);
       llvmgen::LibraryRequest req;
       req.targets = targets;
       req.kernels = co.kernel_options();
       co.apply_tuning_db(m, targets, req.kernels, diag);
       req.embed_weights = !external;
       req.kind = emit == "so" ? llvmgen::LibraryKind::Shared : llvmgen::LibraryKind::Relocatable;
-      req.output = output;
+      req.output = out.stage(output, emit == "so" ? 0777 : 0666);
+      req.name = output;
+      if (!device) out.add(header, llvmgen::model_header(m, info));
+      if (external && !device) out.add(wfile, external_weights(m));
       halide::BuiltKernels k = llvmgen::build_library(m, req, work.path(), diag);
       print_build_summary(k, co);
-      const std::string header = beside(output, library_stem(output) + ".h");
-      if (emit_guard(header, net, diag))
-        write_output_file_atomically(header, llvmgen::model_header(m, info), diag);
-      std::string wrote = output + " (" +
-                          format_bytes(static_cast<int64_t>(std::filesystem::file_size(output))) +
-                          "), " + header;
-      if (external) {
-        const std::string wfile = beside(output, info.weights_file);
-        write_external_weights(m, wfile, net, diag);
-        wrote += ", " + wfile;
-      }
+      const int64_t bytes = static_cast<int64_t>(std::filesystem::file_size(req.output));
+      out.commit();
+      std::string wrote = output + " (" + format_bytes(bytes) + ")";
+      if (!device) wrote += ", " + header;
+      if (external && !device) wrote += ", " + wfile;
       if (!co.quiet) std::fprintf(stderr, "cnnc: wrote %s\n", wrote.c_str());
     } else if (emit == "header") {
       emit_output(output, net, llvmgen::model_header(m, info), diag);

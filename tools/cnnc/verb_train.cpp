@@ -80,7 +80,7 @@ int verb_train(const std::vector<std::string>& args) {
               "update of every parameter), compiled into generated kernels (--backend), runs "
               "batch by batch; test "
               "accuracy is measured after every epoch. Writes to --checkpoint-dir a checkpoint "
-              "after every epoch (and on SIGINT/SIGTERM, then exits 130), log.csv (one row per "
+              "after every epoch (and on SIGINT/SIGTERM/SIGHUP, then exits 130), log.csv (one row per "
               "epoch) and, at the end, weights.safetensors for cnnc run/compile --weights. "
               "Stops with an error when the loss becomes NaN or more than 3x its first value. "
               "--seed seeds the initialisation, shuffling, augmentation and dropout: the same "
