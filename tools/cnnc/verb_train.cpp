@@ -74,17 +74,18 @@ int verb_train(const std::vector<std::string>& args) {
   TrainFlags tf;
   training::TrainOptions& o = tf.o;
   bool quiet = false;
-  ArgParser p("cnnc train NET --data DIR [options]",
-              "Trains the network on a dataset: the training graph (the autodiff and optimizer "
-              "passes: softmax cross-entropy on the logits under the final softmax, then the "
-              "update of every parameter), compiled into generated kernels (--backend), runs "
-              "batch by batch; test "
-              "accuracy is measured after every epoch. Writes to --checkpoint-dir a checkpoint "
-              "after every epoch (and on SIGINT/SIGTERM/SIGHUP, then exits 130), log.csv (one row per "
-              "epoch) and, at the end, weights.safetensors for cnnc run/compile --weights. "
-              "Stops with an error when the loss becomes NaN or more than 3x its first value. "
-              "--seed seeds the initialisation, shuffling, augmentation and dropout: the same "
-              "--seed gives the same run, bit for bit, also across --resume.");
+  ArgParser p(
+      "cnnc train NET --data DIR [options]",
+      "Trains the network on a dataset: the training graph (the autodiff and optimizer "
+      "passes: softmax cross-entropy on the logits under the final softmax, then the "
+      "update of every parameter), compiled into generated kernels (--backend), runs "
+      "batch by batch; test "
+      "accuracy is measured after every epoch. Writes to --checkpoint-dir a checkpoint "
+      "after every epoch (and on SIGINT/SIGTERM/SIGHUP, then exits 130), log.csv (one row per "
+      "epoch) and, at the end, weights.safetensors for cnnc run/compile --weights. "
+      "Stops with an error when the loss becomes NaN or more than 3x its first value. "
+      "--seed seeds the initialisation, shuffling, augmentation and dropout: the same "
+      "--seed gives the same run, bit for bit, also across --resume.");
   p.positional("NET", kNetHelp, &net);
   tf.add_to(p, /*searched=*/false);
   p.option("--checkpoint-dir", "DIR",
