@@ -211,6 +211,18 @@ std::optional<std::vector<NamedTensor>> parse_safetensors(std::string_view bytes
                {}, bloat ? ExitCode::ResourceLimit : ExitCode::InvalidInput);
     return std::nullopt;
   }
+  // The parse allowed one member more for "__metadata__"; without it, that
+  // member is one tensor too many.
+  const int64_t tensors =
+      std::count_if(root->members.begin(), root->members.end(),
+                    [](const json::Member& m) { return m.key != "__metadata__"; });
+  if (tensors > limits.max_entries) {
+    diag.error(
+        file,
+        "header lists more than " + std::to_string(limits.max_entries) + " tensors (the limit)", {},
+        ExitCode::ResourceLimit);
+    return std::nullopt;
+  }
   std::vector<Entry> entries;
   for (const json::Member& m : root->members) {
     if (m.key == "__metadata__") {

@@ -132,9 +132,21 @@ bool bind_weights(Graph& g, std::vector<NamedTensor> tensors, const std::string&
     }
     p->data = std::make_shared<const ir::Tensor>(std::move(t));
   }
+  // A file for a bigger network may hold thousands of unused tensors: name
+  // the first few, count the rest.
+  constexpr int kNamed = 10;
+  int unused = 0;
   for (const auto& t : tensors) {
-    if (used.count(t.name)) continue;
+    if (used.count(t.name) || ++unused > kNamed) continue;
     std::string msg = "tensor '" + t.name + "' is not used by the network";
+    if (opts.strict)
+      diag.error(file, msg + " (--strict-weights)");
+    else
+      diag.warning(file, msg);
+  }
+  if (unused > kNamed) {
+    std::string msg =
+        "and " + std::to_string(unused - kNamed) + " more tensors not used by the network";
     if (opts.strict)
       diag.error(file, msg + " (--strict-weights)");
     else

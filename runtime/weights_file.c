@@ -3,6 +3,7 @@
  * checked before it is used; the header is parsed by a small recursive
  * descent parser for exactly the JSON safetensors allows. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,15 +142,23 @@ int cnnrt_load_weights(const cnnrt_model_desc* d, const char* path, uint8_t** ou
                        char* why, size_t cap) {
   *out = NULL;
   *step = 0;
-  FILE* f = fopen(path, "rb");
-  if (!f) {
+  /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+   * forever before the regular-file check could refuse it. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
     snprintf(why, cap, "%s: cannot open: %s", path, strerror(errno));
     return CNNC_ERR_WEIGHTS;
   }
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     snprintf(why, cap, "%s: not a regular file", path);
-    fclose(f);
+    close(fd);
+    return CNNC_ERR_WEIGHTS;
+  }
+  FILE* f = fdopen(fd, "rb");
+  if (!f) {
+    snprintf(why, cap, "%s: cannot open: %s", path, strerror(errno));
+    close(fd);
     return CNNC_ERR_WEIGHTS;
   }
   uint64_t size = (uint64_t)st.st_size;

@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <iostream>
 #include <new>
 
@@ -90,6 +91,47 @@ bool emit_guard(const std::string& path, const std::string& input, DiagnosticEng
       out_st.st_dev == in_st.st_dev && out_st.st_ino == in_st.st_ino)
     diag.fatal(make_file_loc(path), "refusing to overwrite the input file", {}, ExitCode::Usage);
   return true;
+}
+
+namespace {
+
+// Whether two paths name one regular file (or, neither existing yet, the
+// same place). Devices such as /dev/null may be named by several outputs.
+bool same_regular_file(const std::string& a, const std::string& b) {
+  struct stat sa = {};
+  struct stat sb = {};
+  const bool ea = ::stat(a.c_str(), &sa) == 0;
+  const bool eb = ::stat(b.c_str(), &sb) == 0;
+  if (ea && eb) return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (ea || eb) return false;
+  std::error_code ec1, ec2;
+  auto ca = std::filesystem::weakly_canonical(std::filesystem::absolute(a, ec1), ec1);
+  auto cb = std::filesystem::weakly_canonical(std::filesystem::absolute(b, ec2), ec2);
+  return !ec1 && !ec2 && ca == cb;
+}
+
+}  // namespace
+
+void guard_outputs(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs,
+                   DiagnosticEngine& diag) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].empty() || outputs[i] == "-") continue;
+    for (const std::string& in : inputs)
+      if (!in.empty() && same_regular_file(outputs[i], in)) {
+        diag.error(make_file_loc(outputs[i]), "refusing to overwrite the input file '" + in + "'",
+                   {}, ExitCode::Usage);
+        break;
+      }
+    for (size_t j = 0; j < i; ++j)
+      if (same_regular_file(outputs[i], outputs[j])) {
+        diag.error(make_file_loc(outputs[i]),
+                   "two outputs of this command are the same file ('" + outputs[j] + "' and '" +
+                       outputs[i] + "')",
+                   {}, ExitCode::Usage);
+        break;
+      }
+  }
+  diag.check();
 }
 
 void add_output_option(ArgParser& p, const char* what, std::string* out) {

@@ -1,5 +1,7 @@
 #include "tools/cnnc/run_compiled.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include <thread>
 
 #include "io/npy.h"
+#include "tools/cnnc/library_files.h"
 #include "tools/cnnc/peak_flops.h"
 #include "tools/cnnc/run_io.h"
 #include "tools/cnnc/verbs.h"
@@ -49,6 +52,21 @@ std::unique_ptr<CompiledModel> load_compiled(const std::string& path, const char
   if (!m) {
     diag.error(make_file_loc(path), error, {}, ExitCode::InvalidInput);
     throw DiagnosticsAbort{};
+  }
+  // `cnnc compile --weights external -o libm.so` writes m.weights.safetensors
+  // beside the library: use it when no --weights names another file.
+  std::string sibling;
+  if (!weights && !m->weights_embedded) {
+    sibling = library_weights_file(path);
+    struct stat st;
+    if (::stat(sibling.c_str(), &st) != 0) {
+      diag.error(make_file_loc(path),
+                 "the library was compiled with --weights external and " + sibling +
+                     " does not exist: pass the weights file with --weights FILE",
+                 {}, ExitCode::InvalidInput);
+      throw DiagnosticsAbort{};
+    }
+    weights = sibling.c_str();
   }
   if (!m->create(weights, error)) {
     diag.error(make_file_loc(weights ? weights : path), "cnnc_create failed: " + error, {},
@@ -163,7 +181,9 @@ int verb_run_library(const std::vector<std::string>& args) {
       "shapes compiled for.");
   p.positional("LIB", "a model library (libNAME.so)", &lib);
   add_io_options(p, inputs, outputs, "model");
-  p.option("--weights", "FILE", "the weights of a library compiled with --weights external",
+  p.option("--weights", "FILE",
+           "the weights of a library compiled with --weights external (default: "
+           "NAME.weights.safetensors beside libNAME.so, as cnnc compile writes them)",
            [&](const std::string& v) {
              weights = v;
              return std::string();
@@ -172,6 +192,12 @@ int verb_run_library(const std::vector<std::string>& args) {
   if (auto done = parse_verb_args(p, args)) return *done;
   DiagnosticEngine diag(std::cerr, DiagnosticOptions{});
   return run_verb(diag, [&] {
+    {
+      std::vector<std::string> outs, ins{lib, weights, library_weights_file(lib)};
+      for (const Binding& b : outputs) outs.push_back(b.file);
+      for (const Binding& b : inputs) ins.push_back(b.file);
+      guard_outputs(outs, ins, diag);
+    }
     std::unique_ptr<CompiledModel> m =
         load_compiled(lib, weights.empty() ? nullptr : weights.c_str(), diag);
     std::vector<std::string> in_names, out_names;

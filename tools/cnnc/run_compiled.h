@@ -30,7 +30,9 @@ std::vector<ir::Tensor> run_compiled(CompiledModel& m, const std::vector<ir::Ten
 /// Prints "latency over N runs (batch B, T threads, NOTE): min X ms  median Y ms  Z images/s".
 void print_latency(std::vector<double> ms, int64_t batch, int threads, const std::string& note);
 
-/// Opens and creates a model library; reports why not and throws.
+/// Opens and creates a model library (weights: null for the embedded ones, or
+/// library_weights_file() for a library compiled with external weights); reports
+/// why not and throws.
 std::unique_ptr<CompiledModel> load_compiled(const std::string& path, const char* weights,
                                              DiagnosticEngine& diag);
 

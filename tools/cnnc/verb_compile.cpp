@@ -15,6 +15,7 @@
 #include "support/output_files.h"
 #include "support/temp_dir.h"
 #include "tools/cnnc/compile_options.h"
+#include "tools/cnnc/library_files.h"
 #include "tools/cnnc/verbs.h"
 
 namespace cnnc::tool {
@@ -27,17 +28,6 @@ std::string file_stem(const std::string& name) {
   for (char c : name)
     s += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ? c : '_';
   return s.empty() ? std::string("model") : s;
-}
-
-// libresnet50.so → resnet50; model.o → model.
-std::string library_stem(const std::string& output) {
-  std::string stem = std::filesystem::path(output).stem().string();
-  if (stem.rfind("lib", 0) == 0 && stem.size() > 3) stem = stem.substr(3);
-  return stem;
-}
-
-std::string beside(const std::string& output, const std::string& file) {
-  return (std::filesystem::path(output).parent_path() / file).string();
 }
 
 std::string read_text(const std::string& path) {

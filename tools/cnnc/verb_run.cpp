@@ -104,6 +104,12 @@ int verb_run(const std::vector<std::string>& args) {
   pipe.add_to(p);
   p.epilog("cnnc run LIB.so runs a compiled library instead (see cnnc run LIB.so --help).\n\n");
   return network_verb(p, args, net_opts, net, [&](ir::Graph& graph, DiagnosticEngine& diag) {
+    {
+      std::vector<std::string> outs{out_weights}, ins{net, w.path};
+      for (const Binding& b : outputs) outs.push_back(b.file);
+      for (const Binding& b : inputs) ins.push_back(b.file);
+      guard_outputs(outs, ins, diag);
+    }
     if (backend == "reference" && cro.profile) {
       diag.error({},
                  "--profile times compiled kernels: add --backend compiled, or run a library built "
@@ -140,6 +146,12 @@ int verb_run(const std::vector<std::string>& args) {
       auto t = io::read_npy(file, diag);
       if (!t) continue;
       const ir::Shape& want = v->type.shape;
+      if (std::find(t->shape.dims.begin(), t->shape.dims.end(), 0) != t->shape.dims.end()) {
+        diag.error(make_file_loc(file), "array of shape " + t->shape.str() +
+                                            " is empty: every dimension of input '" + v->name +
+                                            "' must be at least 1");
+        continue;
+      }
       bool only_batch =
           t->shape.rank() == want.rank() && want.rank() > 0 && net_opts.batch == 0 &&
           std::equal(want.dims.begin() + 1, want.dims.end(), t->shape.dims.begin() + 1);
@@ -160,7 +172,7 @@ int verb_run(const std::vector<std::string>& args) {
         auto it = std::find_if(out_bind.begin(), out_bind.end(),
                                [&](const Bound& b) { return b.index == i; });
         if (it != out_bind.end()) {
-          if (emit_guard(it->file, net, diag)) io::write_npy(it->file, results[i], diag);
+          io::write_npy(it->file, results[i], diag);
         } else if (out_bind.empty()) {
           print_summary(graph.outputs()[i]->name, results[i]);
         }
@@ -257,8 +269,7 @@ int verb_run(const std::vector<std::string>& args) {
       for (auto& [name, t] : r.updated_state)
         graph.find_value(name, true)->data = std::make_shared<const ir::Tensor>(t);
       io::Metadata meta = {{"cnnc.network", graph.name}};
-      if (emit_guard(out_weights, net, diag))
-        io::write_safetensors(out_weights, io::collect_weights(graph), meta, diag);
+      io::write_safetensors(out_weights, io::collect_weights(graph), meta, diag);
     }
   });
 }

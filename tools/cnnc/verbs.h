@@ -95,6 +95,11 @@ std::optional<ir::Graph> load_for_verb(const std::string& net, const NetworkOpti
 /// Refuses (with an error) to write `path` when it is the input file itself.
 bool emit_guard(const std::string& path, const std::string& input, DiagnosticEngine& diag);
 
+/// Refuses (exit 2, before any work) outputs that name one of the command's
+/// input files or another output.
+void guard_outputs(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs,
+                   DiagnosticEngine& diag);
+
 /// Writes `text` to `path` atomically, or to stdout when `path` is empty or
 /// "-". Refuses to overwrite `input`.
 void emit_output(const std::string& path, const std::string& input, const std::string& text,

@@ -144,6 +144,8 @@ write("E16_wrong_shape.safetensors",
 write("E16_channels.safetensors",
       safetensors(good_entries(replace={"c.weight": ("c.weight", "F32", [2, 3, 1, 1], f32([0.0] * 6))})))
 write("E17_extra.safetensors", safetensors(good_entries(extra=[("aux.weight", "F32", [3], f32([1, 2, 3]))])))
+write("E17_many_extra.safetensors",
+      safetensors(good_entries(extra=[(f"aux{i:02d}.weight", "F32", [1], f32([i])) for i in range(25)])))
 write("E18_nan.safetensors",
       safetensors(good_entries(replace={"c.weight": ("c.weight", "F32", [2, 2, 1, 1], f32([0.5, float("nan"), 1.0, 2.0]))})))
 write("E18_negative_var.safetensors",

@@ -52,6 +52,30 @@ TEST(Safetensors, HeaderLengthWithLowByte0x80IsNotAPickle) {
   EXPECT_TRUE(parse_safetensors(bytes, "t.safetensors", diag)) << err.str();
 }
 
+TEST(Safetensors, EntryLimitCountsTensorsWithOrWithoutMetadata) {
+  // The limit is on tensors: three tensors are one too many for a limit of
+  // two whether or not a __metadata__ member is also there.
+  ir::Tensor t = tensor({1}, {1});
+  SafetensorsLimits limits;
+  limits.max_entries = 2;
+  auto parse = [&](const std::string& bytes) {
+    std::ostringstream err;
+    DiagnosticEngine diag(err);
+    bool ok = parse_safetensors(bytes, "t.safetensors", diag, limits).has_value();
+    return std::make_pair(ok, err.str());
+  };
+  for (bool meta : {false, true}) {
+    Metadata m;
+    if (meta) m.emplace_back("k", "v");
+    auto two = parse(serialize_safetensors({{"a", &t}, {"b", &t}}, m));
+    EXPECT_TRUE(two.first) << two.second;
+    auto three = parse(serialize_safetensors({{"a", &t}, {"b", &t}, {"c", &t}}, m));
+    EXPECT_FALSE(three.first) << "metadata " << meta;
+    EXPECT_NE(three.second.find("header lists more than 2 tensors (the limit)"), std::string::npos)
+        << three.second;
+  }
+}
+
 TEST(FloatBits, HalfPrecisionIsExact) {
   EXPECT_EQ(half_to_float(0x3C00), 1.0f);
   EXPECT_EQ(half_to_float(0xC000), -2.0f);
