@@ -87,6 +87,7 @@ std::string write_checkpoint(const std::string& dir, const ir::Graph& g, const C
                        {"initial_loss", initial},
                        {"schedule", st.schedule},
                        {"history", st.history},
+                       {"settings", st.settings},
                        {"epoch_progress", progress},
                        {"crc32", checksum(tensors)}};
   io::write_safetensors(path, tensors, meta, diag);
@@ -94,8 +95,8 @@ std::string write_checkpoint(const std::string& dir, const ir::Graph& g, const C
 }
 
 std::optional<CheckpointState> load_latest_checkpoint(const std::string& dir, ir::Graph& g,
-                                                      bool reset_optimizer,
-                                                      DiagnosticEngine& diag) {
+                                                      bool reset_optimizer, DiagnosticEngine& diag,
+                                                      const CheckpointAccept& accept) {
   for (const auto& [step, path] : list(dir)) {
     std::ostringstream why;
     DiagnosticEngine quiet(why);
@@ -123,6 +124,31 @@ std::optional<CheckpointState> load_latest_checkpoint(const std::string& dir, ir
                                 std::to_string(kCheckpointFormat) + ")");
       return std::nullopt;
     }
+    for (const char* key : {"seed", "epoch", "batch", "step"})
+      if (get(meta, key).empty())
+        diag.warning(loc, std::string("checkpoint has no '") + key +
+                              "' (RNG and data-order state); the resumed run will not reproduce "
+                              "the uninterrupted one");
+    CheckpointState st;
+    st.epoch = std::atoll(get(meta, "epoch").c_str());
+    st.batch = std::atoll(get(meta, "batch").c_str());
+    st.step = std::atoll(get(meta, "step").c_str());
+    st.seed = std::strtoull(get(meta, "seed").c_str(), nullptr, 10);
+    st.batch_size = std::atoll(get(meta, "batch_size").c_str());
+    st.optimizer = get(meta, "optimizer");
+    st.initial_loss = std::atof(get(meta, "initial_loss").c_str());
+    st.schedule = get(meta, "schedule");
+    st.history = get(meta, "history");
+    st.settings = get(meta, "settings");
+    long long hits = 0, seen = 0;
+    if (std::sscanf(get(meta, "epoch_progress").c_str(), "%lf,%lld,%lld", &st.epoch_loss_sum, &hits,
+                    &seen) == 3) {
+      st.epoch_hits = hits;
+      st.epoch_seen = seen;
+    }
+    // The run's settings first: a changed optimizer or --freeze would
+    // otherwise show as missing optimizer state.
+    if (accept && !accept(st, loc)) return std::nullopt;
     std::map<std::string, const ir::Tensor*> by_name;
     for (const auto& t : *tensors) by_name[t.name] = &t.tensor;
     int mismatches = 0;
@@ -150,27 +176,6 @@ std::optional<CheckpointState> load_latest_checkpoint(const std::string& dir, ir
           loc, first + (mismatches > 1 ? " (first of " + std::to_string(mismatches) + " mismatches)"
                                        : ""));
       return std::nullopt;
-    }
-    for (const char* key : {"seed", "epoch", "batch", "step"})
-      if (get(meta, key).empty())
-        diag.warning(loc, std::string("checkpoint has no '") + key +
-                              "' (RNG and data-order state); the resumed run will not reproduce "
-                              "the uninterrupted one");
-    CheckpointState st;
-    st.epoch = std::atoll(get(meta, "epoch").c_str());
-    st.batch = std::atoll(get(meta, "batch").c_str());
-    st.step = std::atoll(get(meta, "step").c_str());
-    st.seed = std::strtoull(get(meta, "seed").c_str(), nullptr, 10);
-    st.batch_size = std::atoll(get(meta, "batch_size").c_str());
-    st.optimizer = get(meta, "optimizer");
-    st.initial_loss = std::atof(get(meta, "initial_loss").c_str());
-    st.schedule = get(meta, "schedule");
-    st.history = get(meta, "history");
-    long long hits = 0, seen = 0;
-    if (std::sscanf(get(meta, "epoch_progress").c_str(), "%lf,%lld,%lld", &st.epoch_loss_sum, &hits,
-                    &seen) == 3) {
-      st.epoch_hits = hits;
-      st.epoch_seen = seen;
     }
     diag.note(loc, "resuming from step " + std::to_string(st.step) + " (epoch " +
                        std::to_string(st.epoch + 1) + ", batch " + std::to_string(st.batch) + ")");

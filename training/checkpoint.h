@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -27,6 +28,7 @@ struct CheckpointState {
   double initial_loss = 0;
   std::string schedule;  ///< Schedule::state()
   std::string history;   ///< the CSV rows of finished epochs
+  std::string settings;  ///< trajectory_settings(); empty in older checkpoints
   /// The epoch in progress so far (its log row continues from them).
   double epoch_loss_sum = 0;
   int64_t epoch_hits = 0, epoch_seen = 0;
@@ -42,8 +44,12 @@ std::string write_checkpoint(const std::string& dir, const ir::Graph& g,
 /// A checkpoint of another network (names or shapes differ), a missing
 /// optimizer state (unless `reset_optimizer`: it then starts from zero), or a
 /// newer format is an error. nullopt when there is none or after errors.
+/// `accept`, when given, sees the newest good checkpoint's state before its
+/// tensors are matched to `g` and may refuse it (reporting why).
+using CheckpointAccept = std::function<bool(const CheckpointState&, const SourceLoc&)>;
 std::optional<CheckpointState> load_latest_checkpoint(const std::string& dir, ir::Graph& g,
-                                                      bool reset_optimizer, DiagnosticEngine& diag);
+                                                      bool reset_optimizer, DiagnosticEngine& diag,
+                                                      const CheckpointAccept& accept = {});
 
 /// Removes all but the newest `keep` checkpoints and leftover temporaries of
 /// interrupted writes.

@@ -21,6 +21,7 @@
 #include "support/interrupt.h"
 #include "training/checkpoint.h"
 #include "training/plot.h"
+#include "training/run_settings.h"
 
 namespace cnnc::training {
 
@@ -252,6 +253,7 @@ void Trainer::checkpoint(int64_t epoch, int64_t batch) {
   st.initial_loss = initial_loss_;
   st.schedule = schedule_.state();
   st.history = history_csv(history_);
+  st.settings = trajectory_settings(opts_, data_.train.count);
   st.epoch_loss_sum = loss_sum_;
   st.epoch_hits = hits_;
   st.epoch_seen = seen_;
@@ -287,22 +289,48 @@ int Trainer::run(const std::function<void(const Progress&)>& progress) {
   if (!built_) return static_cast<int>(ExitCode::InvalidInput);
   int64_t first_epoch = 0, first_batch = 0;
   if (opts_.resume) {
-    auto st = load_latest_checkpoint(opts_.checkpoint_dir, train_, opts_.reset_optimizer, diag_);
-    if (diag_.has_errors()) return static_cast<int>(ExitCode::InvalidInput);
+    // The checkpoint's run must have had this run's settings (checked before
+    // its tensors are matched: another optimizer or --freeze would otherwise
+    // show as missing optimizer state).
+    auto same_run = [&](const CheckpointState& ck, const SourceLoc& at) {
+      const std::string opt = optimizer_name(opts_.training.optimizer.kind);
+      if (ck.batch_size != opts_.batch || ck.optimizer != opt) {
+        diag_.error(at,
+                    "the checkpoint was made with --batch " + std::to_string(ck.batch_size) +
+                        " --optimizer " + ck.optimizer + "; this run has --batch " +
+                        std::to_string(opts_.batch) + " --optimizer " + opt +
+                        " (resume with the same settings)",
+                    {}, ExitCode::Usage);
+        return false;
+      }
+      const std::string changed =
+          ck.settings.empty()
+              ? ""
+              : changed_settings(ck.settings, trajectory_settings(opts_, data_.train.count));
+      if (ck.settings.empty())
+        diag_.warning(at,
+                      "the checkpoint does not record its run's settings (an older cnnc wrote "
+                      "it): they are taken to be this run's");
+      else if (!changed.empty() && opts_.allow_changed_settings)
+        diag_.warning(at, "resuming with other settings than the checkpoint's run (" + changed +
+                              "): the result is no longer the uninterrupted run's");
+      else if (!changed.empty()) {
+        diag_.error(at,
+                    "the checkpoint's run has other settings: " + changed +
+                        ". --resume continues that run as it would have gone on uninterrupted: "
+                        "resume with its settings, or add --allow-changed-settings",
+                    {}, ExitCode::Usage);
+        return false;
+      }
+      return true;
+    };
+    auto st = load_latest_checkpoint(opts_.checkpoint_dir, train_, opts_.reset_optimizer, diag_,
+                                     same_run);
+    if (diag_.has_errors()) return static_cast<int>(diag_.exit_code());
     if (!st) {
       diag_.error(make_file_loc(opts_.checkpoint_dir), "--resume: no checkpoint to resume from", {},
                   ExitCode::IoError);
       return static_cast<int>(ExitCode::IoError);
-    }
-    const std::string opt = optimizer_name(opts_.training.optimizer.kind);
-    if (st->batch_size != opts_.batch || st->optimizer != opt) {
-      diag_.error(make_file_loc(opts_.checkpoint_dir),
-                  "the checkpoint was made with --batch " + std::to_string(st->batch_size) +
-                      " --optimizer " + st->optimizer + "; this run has --batch " +
-                      std::to_string(opts_.batch) + " --optimizer " + opt +
-                      " (resume with the same settings)",
-                  {}, ExitCode::Usage);
-      return static_cast<int>(ExitCode::Usage);
     }
     if (st->seed != opts_.seed)
       diag_.warning({}, "--seed " + std::to_string(opts_.seed) +

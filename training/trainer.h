@@ -30,9 +30,10 @@ struct TrainOptions {
   int64_t checkpoint_every = 0;  ///< also every this many steps (0: at epoch ends only)
   int64_t keep_checkpoints = 2;
   bool resume = false;
-  bool reset_optimizer = false;  ///< resume without optimizer state
-  int64_t max_steps = 0;         ///< stop (with a checkpoint) after this many steps in all
-  Engines engines;               ///< what runs steps and validation (default: reference)
+  bool reset_optimizer = false;         ///< resume without optimizer state
+  bool allow_changed_settings = false;  ///< resume with other trajectory_settings() (a warning)
+  int64_t max_steps = 0;                ///< stop (with a checkpoint) after this many steps in all
+  Engines engines;                      ///< what runs steps and validation (default: reference)
 };
 
 struct EpochRecord {

@@ -101,8 +101,15 @@ int verb_train(const std::vector<std::string>& args) {
                1000000);
   p.flag("--resume",
          "continue from the newest good checkpoint in --checkpoint-dir (a damaged one is skipped "
-         "with a warning); the result equals the uninterrupted run's",
+         "with a warning); the result equals the uninterrupted run's. The run's settings (--lr, "
+         "--schedule and its options, --momentum, --weight-decay, --freeze, augmentation, the "
+         "training images; --epochs under the cosine schedule) must be the checkpoint's",
          &o.resume);
+  p.flag("--allow-changed-settings",
+         "with --resume: continue with settings other than the checkpoint's (a warning lists "
+         "them; later checkpoints record the new ones); the result is then no longer the "
+         "uninterrupted run's",
+         &o.allow_changed_settings);
   p.flag("--reset-optimizer", "with --resume: accept a checkpoint without optimizer state",
          &o.reset_optimizer);
   p.int_option("--max-steps", "N", "stop after N steps in all (with a checkpoint)", &o.max_steps, 0,
