@@ -8,10 +8,12 @@
 #include <set>
 #include <unordered_map>
 
+#include "frontend/caffe_fields.h"
 #include "frontend/graph_builder.h"
 #include "frontend/prototxt.h"
 #include "ir/verifier.h"
 #include "support/file_io.h"
+#include "support/suggest.h"
 
 namespace cnnc::frontend {
 
@@ -394,6 +396,24 @@ class CaffeReader {
     return false;
   }
 
+  // Caffe refuses fields its schema lacks, and so does cnnc in the layers it
+  // reads (data and loss layers, skipped, may carry a fork's extensions).
+  bool known_fields(const Field& msg, std::string_view kind) {
+    const std::vector<std::string>* fields = caffe_message_fields(kind);
+    if (!fields) return true;
+    for (const Field& f : msg.fields) {
+      if (std::find(fields->begin(), fields->end(), f.name) == fields->end()) {
+        diag_.error(at(f), lname_ + ": " +
+                               (kind == "layer" ? std::string("a layer") : std::string(kind)) +
+                               " has no field '" + f.name.substr(0, 60) + "'" +
+                               did_you_mean(f.name, *fields));
+        return false;
+      }
+      if (f.is_message && !known_fields(f, f.name)) return false;
+    }
+    return true;
+  }
+
   // ---------------------------------------------------------- layers
 
   bool layer(const Field& l) {
@@ -402,6 +422,7 @@ class CaffeReader {
     std::string type = l.find("type")->text;
     lname_ = "layer '" + caffe_name_ + "'";
     loc_ = at(nm ? *nm : l);
+    if (supported_layer_types().count(type) && !known_fields(l, "layer")) return false;
     if (type == "Input") {
       const Field* p = l.find("input_param");
       auto tops = l.all("top");

@@ -4,12 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "io/float_bits.h"
 #include "onnx/onnx_pb.h"
 #include "support/checked_math.h"
 #include "support/contained_path.h"
+#include "support/format.h"
 
 namespace cnnc::frontend {
 
@@ -95,16 +98,32 @@ bool read_external(const TensorProto& t, const std::string& what, int64_t need,
   for (const auto& kv : t.external_data()) {
     auto number = [&](int64_t& v) {
       const std::string& s = kv.value();
-      if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
-        diag.error(loc, what + ": external data " + kv.key() + " '" + s.substr(0, 40) +
+      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) {
+        diag.error(loc, what + ": external data " + kv.key() + " '" + printable(s.substr(0, 40)) +
                             "' is not a non-negative integer");
         return false;
       }
-      v = std::stoll(s);
+      const size_t digits =
+          s.find_first_not_of('0') == std::string::npos ? 0 : s.size() - s.find_first_not_of('0');
+      errno = 0;
+      const unsigned long long u = std::strtoull(s.c_str(), nullptr, 10);
+      if (digits > 19 || errno == ERANGE || u > static_cast<unsigned long long>(INT64_MAX)) {
+        diag.error(loc, what + ": external data " + kv.key() + " " + s.substr(0, 40) +
+                            (s.size() > 40 ? "..." : "") +
+                            " is larger than any file (the limit is 2^63-1)");
+        return false;
+      }
+      v = static_cast<int64_t>(u);
       return true;
     };
     if (kv.key() == "location") {
       location = kv.value();
+      // A NUL would end the path early: another file would be opened.
+      if (location.find('\0') != std::string::npos) {
+        diag.error(loc, what + ": external data location '" + printable(location.substr(0, 80)) +
+                            "' contains a NUL byte");
+        return false;
+      }
     } else if (kv.key() == "offset") {
       if (!number(offset)) return false;
     } else if (kv.key() == "length") {

@@ -1,8 +1,9 @@
-// Number formatting shared by the printer, the report and messages.
+// Number and text formatting shared by the printer, the report and messages.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace cnnc {
 
@@ -17,5 +18,9 @@ std::string format_thousands(int64_t v);
 
 /// Scaled with a unit suffix: 4089184256 -> "4.09G", 1234 -> "1.23K", 12 -> "12".
 std::string format_si(double v);
+
+/// `s` for a message: bytes other than printable ASCII (NUL, newlines,
+/// terminal escapes) as \xNN.
+std::string printable(std::string_view s);
 
 }  // namespace cnnc

@@ -6,21 +6,12 @@
 #include <sstream>
 #include <vector>
 
+#include "support/format.h"
 #include "training/trainer.h"
 
 namespace cnnc::training {
 
 namespace {
-
-// The shortest text that reads back as exactly `v`.
-std::string exact(double v) {
-  char b[32];
-  for (int digits = 1; digits <= 17; ++digits) {
-    std::snprintf(b, sizeof b, "%.*g", digits, v);
-    if (std::strtod(b, nullptr) == v) break;
-  }
-  return b;
-}
 
 std::vector<std::pair<std::string, std::string>> lines(const std::string& text) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -42,27 +33,28 @@ std::string trajectory_settings(const TrainOptions& o, int64_t train_images) {
   const ScheduleOptions& s = o.schedule;
   const auto& opt = o.training.optimizer;
   std::vector<std::pair<std::string, std::string>> v;
-  v.emplace_back("--lr", exact(s.lr));
+  v.emplace_back("--lr", format_double(s.lr));
   v.emplace_back("--schedule", s.kind == S::Constant ? "constant"
                                : s.kind == S::Step   ? "step"
                                : s.kind == S::Cosine ? "cosine"
                                                      : "plateau");
   if (s.kind == S::Step) v.emplace_back("--step-epochs", std::to_string(s.step_epochs));
-  if (s.kind == S::Step || s.kind == S::Plateau) v.emplace_back("--lr-factor", exact(s.factor));
+  if (s.kind == S::Step || s.kind == S::Plateau)
+    v.emplace_back("--lr-factor", format_double(s.factor));
   if (s.kind == S::Plateau) v.emplace_back("--patience", std::to_string(s.patience));
   if (s.kind == S::Cosine) {
-    v.emplace_back("--min-lr", exact(s.min_lr));
+    v.emplace_back("--min-lr", format_double(s.min_lr));
     v.emplace_back("--epochs", std::to_string(s.epochs));  // the length of the curve
   }
   v.emplace_back("--warmup-epochs", std::to_string(s.warmup_epochs));
   if (opt.kind == K::Sgd) {
-    v.emplace_back("--momentum", exact(opt.momentum));
+    v.emplace_back("--momentum", format_double(opt.momentum));
     v.emplace_back("--nesterov", opt.nesterov ? "yes" : "no");
   } else {
-    v.emplace_back("--beta1", exact(opt.beta1));
-    v.emplace_back("--beta2", exact(opt.beta2));
+    v.emplace_back("--beta1", format_double(opt.beta1));
+    v.emplace_back("--beta2", format_double(opt.beta2));
   }
-  v.emplace_back("--weight-decay", exact(opt.weight_decay));
+  v.emplace_back("--weight-decay", format_double(opt.weight_decay));
   std::string freeze;
   for (const std::string& f : o.training.freeze) freeze += (freeze.empty() ? "" : ",") + f;
   v.emplace_back("--freeze", freeze.empty() ? "(none)" : freeze);
@@ -71,8 +63,8 @@ std::string trajectory_settings(const TrainOptions& o, int64_t train_images) {
                                                               : "auto");
   v.emplace_back("--crop-pad", std::to_string(o.augment.crop_pad));
   v.emplace_back("--hflip", o.augment.hflip ? "yes" : "no");
-  v.emplace_back("--brightness", exact(o.augment.brightness));
-  v.emplace_back("--contrast", exact(o.augment.contrast));
+  v.emplace_back("--brightness", format_double(o.augment.brightness));
+  v.emplace_back("--contrast", format_double(o.augment.contrast));
   v.emplace_back("training-images", std::to_string(train_images));
   std::string out;
   for (const auto& [k, x] : v) out += k + " " + x + "\n";
